@@ -81,6 +81,7 @@ class RunContext:
     work_dir: Path = Path(".")
     logger: logging.Logger = field(default_factory=lambda: logging.getLogger("bgbench.method"))
     sampler: Any = None  # the harness reweighting sampler for ProposalMethods (benchmark.sampling)
+    n_eval_samples: int | None = None  # how many samples the evaluator will score per set
     data_dir: Path | None = None
     generator: torch.Generator = field(init=False)
 

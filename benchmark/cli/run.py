@@ -1,0 +1,141 @@
+"""``bgbench run``, ``bgbench train`` and ``bgbench methods``."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+from pathlib import Path
+
+import yaml
+
+from benchmark.cli.output import print_rows
+from benchmark.errors import BgbenchError
+from benchmark.tasks import HEADLINE_METRICS
+
+
+def _parse_options(pairs: list[str]) -> dict:
+    """KEY=VALUE pairs; values are parsed as YAML scalars (numbers, booleans, strings)."""
+    out = {}
+    for pair in pairs or []:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise BgbenchError(f"Expected KEY=VALUE, got {pair!r}.")
+        out[key] = yaml.safe_load(value)
+    return out
+
+
+def _config(args: argparse.Namespace):
+    from benchmark.runner import RunConfig
+
+    return RunConfig(
+        method=args.method,
+        task=args.task,
+        tier=args.tier,
+        budget=getattr(args, "budget", None),
+        sampler=getattr(args, "sampler", None),
+        sampler_options=_parse_options(getattr(args, "sampler_option", [])),
+        seed=args.seed,
+        systems=args.systems.split(",") if getattr(args, "systems", None) else None,
+        out=getattr(args, "out", None),
+        device=args.device,
+        resume=getattr(args, "resume", False),
+        fix_chirality=not getattr(args, "no_chirality_fix", False),
+        method_config=_parse_options(args.config),
+        platform=getattr(args, "platform", "auto"),
+        work_dir=args.work_dir,
+        data_dir=args.data_dir,
+    )
+
+
+def summary_rows(record) -> list[dict]:
+    """One row per system with the headline metrics of the final set, then the task mean."""
+    final = record.final_set or "samples"
+    rows = []
+    for name, res in record.systems.items():
+        row = {"system": name, "status": res.status}
+        for metric in HEADLINE_METRICS:
+            row[metric] = res.metrics.get(f"{final}/{metric}")
+        row["ESS"] = res.metrics.get(f"{final}/effective-sample-size")
+        row["evals used"] = res.energy_evaluations.get("used")
+        row["error"] = (res.error or "")[:60]
+        rows.append(row)
+    agg = record.aggregate()
+    mean = {"system": f"mean ({len(record.systems) - len(record.failed)} ok)", "status": ""}
+    mean.update({m: agg.get(f"{final}/{m}") for m in HEADLINE_METRICS})
+    mean["ESS"] = agg.get(f"{final}/effective-sample-size")
+    rows.append(mean)
+    return rows
+
+
+def _run(args: argparse.Namespace) -> int:
+    from benchmark.runner import Runner
+
+    runner = Runner(_config(args))
+    record = runner.run()
+    print(f"{record.method['name']} on {record.task['name']} ({record.task['tier']} tier, budget {record.budget}, "
+          f"seed {record.seed}); set scored: {record.final_set or '-'}")
+    print_rows(summary_rows(record), as_json=False)
+    print(f"record: {runner.out}")
+    if record.failed:
+        print(f"{len(record.failed)} system(s) failed: {', '.join(record.failed)}")
+        return 1
+    return 0
+
+
+def _train(args: argparse.Namespace) -> int:
+    from benchmark.runner import Runner
+
+    runner = Runner(_config(args))
+    ctx = runner._context()
+    runner.method.check_device(ctx)
+    runner.method.setup(runner.task, ctx)
+    print(f"{runner.method.name} is set up for {runner.task.name} ({args.tier} tier); checkpoints under {ctx.work_dir}")
+    return 0
+
+
+def _methods(args: argparse.Namespace) -> int:
+    from benchmark.registry import available_methods
+
+    rows = [{"method": s.name, "source": s.source, "target": s.target} for s in available_methods().values()]
+    subs = Path("submissions")
+    if subs.is_dir():
+        from benchmark.registry import read_submission
+
+        for folder in sorted(p for p in subs.iterdir() if (p / "submission.yaml").is_file()):
+            info = read_submission(folder)
+            rows.append({"method": info["name"], "source": "folder", "target": str(folder)})
+    print_rows(rows, args.json)
+    return 0
+
+
+def _common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--method", required=True, help="method name (bgbench methods) or a submission folder")
+    p.add_argument("--task", required=True, help="task name (bgbench tasks)")
+    p.add_argument("--tier", default="quick", choices=("quick", "paper"))
+    p.add_argument("--seed", type=int, default=None, help="run seed (default: the protocol's first seed)")
+    p.add_argument("--device", default="cpu", help="torch device for the method, e.g. cuda")
+    p.add_argument("--config", action="append", metavar="KEY=VALUE", help="method option (repeatable)")
+    p.add_argument("--work-dir", type=Path, default=None, help="checkpoint directory (default BGBENCH_WORK or user cache)")
+    p.add_argument("--data-dir", type=Path, default=None, help="reference data directory (default BGBENCH_DATA)")
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("run", help="run a method on a task and write a result record")
+    _common(p)
+    p.add_argument("--budget", type=int, default=None, help="energy evaluations per system (default: protocol)")
+    p.add_argument("--sampler", default=None, help="harness sampler for proposal methods: snis (default) or smc")
+    p.add_argument("--sampler-option", action="append", metavar="KEY=VALUE", help="sampler setting (repeatable)")
+    p.add_argument("--systems", default=None, help="comma-separated subset of the task's systems")
+    p.add_argument("--out", type=Path, default=None, help="record path (default results/<method>-<task>-...json)")
+    p.add_argument("--resume", action="store_true", help="skip systems already finished in --out")
+    p.add_argument("--no-chirality-fix", action="store_true", help="score samples without mirroring wrong-handed ones")
+    p.add_argument("--platform", default="auto", choices=("auto", "Reference", "CPU"), help="OpenMM platform")
+    p.set_defaults(func=_run)
+
+    p = sub.add_parser("train", help="train (or load) a method's weights for a task without evaluating")
+    _common(p)
+    p.set_defaults(func=_train)
+
+    p = sub.add_parser("methods", help="list the available methods")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=_methods)

@@ -1,0 +1,1 @@
+"""Third-party methods, one folder each (adapter module, submission.yaml, README)."""
