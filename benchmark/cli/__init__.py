@@ -13,6 +13,7 @@ from benchmark.errors import BgbenchError
 COMMAND_MODULES = (
     "benchmark.cli.info",
     "benchmark.cli.run",
+    "benchmark.cli.check",
 )
 
 
