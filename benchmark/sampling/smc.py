@@ -49,7 +49,12 @@ ESS_TOLERANCE = 1e-9
 
 @dataclass
 class SMCSampler(Sampler):
-    """Annealed SMC with Langevin kernels. Defaults: the published Prose SMC-ULA eval config."""
+    """Annealed SMC with Langevin kernels. Defaults: the published Prose SMC-ULA eval config
+    (eps 1e-5, K 100, ESS threshold 1.0, systematic resampling, quantile filter 0.002), except
+    ``energy_cutoff``: the published E_target cutoffs are per system (10, -120, 50, -20, -300 kT for
+    the single-system configs, 100 kT for Prose), so the harness applies none unless asked; a
+    cutoff a proposal cannot meet would leave no particles. ``n_particles`` None spends the budget.
+    """
 
     name: ClassVar[str] = "smc"
 
@@ -61,7 +66,7 @@ class SMCSampler(Sampler):
     adaptive_step_size: bool = False
     ess_threshold: float = 1.0
     resampling: str = "systematic"
-    energy_cutoff: float | None = 100.0
+    energy_cutoff: float | None = None
     logw_quantile_filter: float | None = 0.002
     com_adjustment: bool = False
     chunk_size: int = 2500

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from benchmark.energy import BudgetedEnergy
-from benchmark.errors import BudgetExceeded
+from benchmark.errors import BudgetExceeded, InvalidSamplesError
 from benchmark.sampling import make_sampler
 
 from .toys import GaussianProposal, GaussianTarget, ToySystem, context
@@ -93,3 +93,12 @@ def test_langevin_kernel_bias_matches_closed_form(use_metropolis, expected_std):
     std = s.positions[:, 0].double().numpy().std(0).mean()
     se = expected_std / math.sqrt(2 * n * 3)
     assert abs(std - expected_std) < 5 * se, (std, expected_std)
+
+
+def test_energy_cutoff_keeps_only_proposals_below_it():
+    s, _ = run_smc("smc", n_particles=500, init_eps=0.03, energy_cutoff=3.0)
+    x0 = s.proposal[:, 0].double().numpy()
+    below = int((((x0 - MU) ** 2).sum(1) / (2 * SIGMA**2) < 3.0).sum())  # closed-form u
+    assert s.diagnostics["n_particles"] == below == len(s.positions) and 0 < below < 500
+    with pytest.raises(InvalidSamplesError):
+        run_smc("smc", n_particles=50, energy_cutoff=-1.0)  # u >= 0 everywhere: nothing passes
