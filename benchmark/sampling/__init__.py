@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from benchmark.errors import UnknownNameError
-from benchmark.sampling.base import Sampler
+from benchmark.sampling.base import Sampler, SamplerError
 from benchmark.sampling.smc import SMCSampler
 from benchmark.sampling.snis import SNISSampler
 
@@ -38,4 +38,4 @@ def make_sampler(name: str, **overrides: Any) -> Sampler:
     return sampler
 
 
-__all__ = ["PRESETS", "SMCSampler", "SNISSampler", "Sampler", "make_sampler"]
+__all__ = ["PRESETS", "SMCSampler", "SNISSampler", "Sampler", "SamplerError", "make_sampler"]

@@ -15,11 +15,15 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import torch
 from tqdm.auto import tqdm
 
-from benchmark.errors import BudgetExceeded, InvalidSamplesError
+from benchmark.errors import BgbenchError, BudgetExceeded, InvalidSamplesError
 
 if TYPE_CHECKING:
     from benchmark.adapter import ProposalMethod, RunContext, Samples
     from benchmark.energy import BudgetedEnergy
+
+
+class SamplerError(BgbenchError):
+    """A sampler cannot be applied to this method (e.g. SMC without a differentiable log_q)."""
 
 
 class Sampler(ABC):

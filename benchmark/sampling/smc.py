@@ -35,7 +35,7 @@ from tqdm.auto import tqdm
 
 from benchmark.adapter import Samples
 from benchmark.errors import InvalidSamplesError
-from benchmark.sampling.base import Sampler, check_affordable, draw_proposals, log_weights
+from benchmark.sampling.base import Sampler, SamplerError, check_affordable, draw_proposals, log_weights
 from benchmark.sampling.com import com_adjustment
 from benchmark.sampling.weights import normalized_ess, quantile_filter_mask, resample_indices
 
@@ -103,6 +103,17 @@ class SMCSampler(Sampler):
         e, g = torch.cat(es), torch.cat(gs)
         return torch.where(torch.isfinite(e), e, torch.inf), torch.nan_to_num(g, nan=0.0, posinf=0.0, neginf=0.0)
 
+    def _check_differentiable(self, method: "ProposalMethod", system: Any, x: torch.Tensor, ctx: "RunContext") -> None:
+        try:
+            self._source(method, system, x.to(torch.float64), ctx, x.dtype)
+        except NotImplementedError as err:
+            raise SamplerError(f"{err} SMC needs log_q(system, positions, ctx) differentiable in positions.") from err
+        except RuntimeError as err:  # autograd: log_q is detached from its input
+            raise SamplerError(
+                f"Method {method.name!r}: log_q is not differentiable in positions ({err}); SMC needs its gradient."
+                " Compute log_q with torch operations on the given tensor, or run with --sampler snis."
+            ) from err
+
     def _target(self, energy: "BudgetedEnergy", x: torch.Tensor):
         """E_target and its gradient (charged: one evaluation per particle)."""
         es, gs = [], []
@@ -125,6 +136,7 @@ class SMCSampler(Sampler):
 
         proposal, log_q = draw_proposals(method, system, n, self.chunk_size, ctx)
         dtype = proposal.dtype
+        self._check_differentiable(method, system, proposal[:2], ctx)  # before any budget is spent
         et, gt = self._target(energy, proposal)
 
         keep = torch.ones(n, dtype=torch.bool)

@@ -8,7 +8,7 @@ import torch
 
 from benchmark.energy import BudgetedEnergy
 from benchmark.errors import BudgetExceeded, InvalidSamplesError
-from benchmark.sampling import make_sampler
+from benchmark.sampling import SamplerError, make_sampler
 
 from .toys import GaussianProposal, GaussianTarget, ToySystem, context
 
@@ -102,3 +102,25 @@ def test_energy_cutoff_keeps_only_proposals_below_it():
     assert s.diagnostics["n_particles"] == below == len(s.positions) and 0 < below < 500
     with pytest.raises(InvalidSamplesError):
         run_smc("smc", n_particles=50, energy_cutoff=-1.0)  # u >= 0 everywhere: nothing passes
+
+
+class NoLogQ(GaussianProposal):
+    def propose(self, system, n, ctx):
+        x = self.mean + self.std * torch.randn(n, 1, 3, generator=ctx.generator)
+        return x, GaussianProposal.log_q(self, system, x, ctx)
+
+    def log_q(self, system, positions, ctx):
+        return super(GaussianProposal, self).log_q(system, positions, ctx)  # the base class: not implemented
+
+
+class DetachedLogQ(GaussianProposal):
+    def log_q(self, system, positions, ctx):
+        return super().log_q(system, positions.detach(), ctx)
+
+
+@pytest.mark.parametrize("method_cls", [NoLogQ, DetachedLogQ])
+def test_smc_without_differentiable_log_q_fails_clearly_before_spending(method_cls):
+    energy = BudgetedEnergy(GaussianTarget(MU, SIGMA), budget=10_000)
+    with pytest.raises(SamplerError, match="SMC"):
+        make_sampler("smc", **TOY).run(method_cls(MU, 0.2), ToySystem(), energy, context(0, 10_000))
+    assert energy.used == 0
