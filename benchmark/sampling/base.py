@@ -45,6 +45,16 @@ class Sampler(ABC):
         return [f.name for f in fields(cls)]  # type: ignore[arg-type]
 
 
+def check_common_settings(resampling: str, logw_quantile_filter: float | None, chunk_size: int) -> None:
+    """Reject bad settings at construction, before any budget is spent."""
+    if resampling not in ("systematic", "multinomial"):
+        raise SamplerError(f"Unknown resampling {resampling!r}; use 'systematic' or 'multinomial'.")
+    if logw_quantile_filter is not None and not 0.0 <= logw_quantile_filter < 1.0:
+        raise SamplerError(f"logw_quantile_filter must be in [0, 1) or None, got {logw_quantile_filter}.")
+    if chunk_size < 1:
+        raise SamplerError(f"chunk_size must be >= 1, got {chunk_size}.")
+
+
 def check_affordable(n_evaluations: int, energy: "BudgetedEnergy", what: str) -> None:
     """Refuse up front a run that would pass the budget, instead of failing half-way."""
     if n_evaluations > energy.remaining:

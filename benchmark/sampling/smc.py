@@ -34,8 +34,15 @@ import torch
 from tqdm.auto import tqdm
 
 from benchmark.adapter import Samples
-from benchmark.errors import InvalidSamplesError
-from benchmark.sampling.base import Sampler, SamplerError, check_affordable, draw_proposals, log_weights
+from benchmark.errors import BudgetExceeded, InvalidSamplesError
+from benchmark.sampling.base import (
+    Sampler,
+    SamplerError,
+    check_affordable,
+    check_common_settings,
+    draw_proposals,
+    log_weights,
+)
 from benchmark.sampling.com import com_adjustment
 from benchmark.sampling.weights import normalized_ess, quantile_filter_mask, resample_indices
 
@@ -72,10 +79,13 @@ class SMCSampler(Sampler):
     chunk_size: int = 2500
 
     def __post_init__(self) -> None:
+        check_common_settings(self.resampling, self.logw_quantile_filter, self.chunk_size)
         if self.num_annealing_steps < 1:
-            raise ValueError("num_annealing_steps must be >= 1")
+            raise SamplerError(f"num_annealing_steps must be >= 1, got {self.num_annealing_steps}.")
         if self.adaptive_step_size and not self.use_metropolis:
-            raise ValueError("adaptive_step_size adapts to the MALA acceptance rate; it needs use_metropolis=True")
+            raise SamplerError("adaptive_step_size adapts to the MALA acceptance rate; set use_metropolis=True too.")
+        if self.init_eps < 0 or self.coordinate_scale <= 0:
+            raise SamplerError("init_eps must be >= 0 and coordinate_scale > 0.")
 
     def evaluations_per_particle(self) -> int:
         """Target evaluations per particle (the budget rule in the module docstring)."""
@@ -109,6 +119,8 @@ class SMCSampler(Sampler):
         except NotImplementedError as err:
             raise SamplerError(f"{err} SMC needs log_q(system, positions, ctx) differentiable in positions.") from err
         except RuntimeError as err:  # autograd: log_q is detached from its input
+            if "does not require grad" not in str(err):
+                raise
             raise SamplerError(
                 f"Method {method.name!r}: log_q is not differentiable in positions ({err}); SMC needs its gradient."
                 " Compute log_q with torch operations on the given tensor, or run with --sampler snis."
@@ -128,11 +140,16 @@ class SMCSampler(Sampler):
 
     def run(self, method: "ProposalMethod", system: Any, energy: "BudgetedEnergy", ctx: "RunContext") -> Samples:
         per = self.evaluations_per_particle()
+        K = self.num_annealing_steps
         n = energy.remaining // per if self.n_particles is None else int(self.n_particles)
+        if n == 0:
+            raise BudgetExceeded(
+                f"SMC with {K} annealing steps needs {per} energy evaluations per particle but only "
+                f"{energy.remaining} are left; lower num_annealing_steps or run with a larger --budget."
+            )
         check_affordable(n * per, energy, f"SMC with {n} particles x {per} evaluations each")
         used_before = energy.used
         gen = ctx.generator
-        K = self.num_annealing_steps
 
         proposal, log_q = draw_proposals(method, system, n, self.chunk_size, ctx)
         dtype = proposal.dtype

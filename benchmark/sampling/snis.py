@@ -15,7 +15,7 @@ import torch
 from tqdm.auto import tqdm
 
 from benchmark.adapter import Samples
-from benchmark.sampling.base import Sampler, check_affordable, draw_proposals, log_weights
+from benchmark.sampling.base import Sampler, check_affordable, check_common_settings, draw_proposals, log_weights
 from benchmark.sampling.com import com_adjustment
 from benchmark.sampling.weights import normalized_ess, quantile_filter_mask, resample_indices
 
@@ -43,6 +43,9 @@ class SNISSampler(Sampler):
     resampling: str = "multinomial"
     com_adjustment: bool = False
     coordinate_scale: float = 0.35
+
+    def __post_init__(self) -> None:
+        check_common_settings(self.resampling, self.logw_quantile_filter, self.chunk_size)
 
     def run(self, method: "ProposalMethod", system: Any, energy: "BudgetedEnergy", ctx: "RunContext") -> Samples:
         n = energy.remaining if self.n_proposals is None else int(self.n_proposals)

@@ -124,3 +124,17 @@ def test_smc_without_differentiable_log_q_fails_clearly_before_spending(method_c
     with pytest.raises(SamplerError, match="SMC"):
         make_sampler("smc", **TOY).run(method_cls(MU, 0.2), ToySystem(), energy, context(0, 10_000))
     assert energy.used == 0
+
+
+@pytest.mark.parametrize(
+    "settings", [{"resampling": "stratified"}, {"logw_quantile_filter": 1.5}, {"adaptive_step_size": True}, {"num_annealing_steps": 0}]
+)
+def test_bad_settings_are_refused_at_construction(settings):
+    with pytest.raises(SamplerError):
+        make_sampler("smc", **settings)
+
+
+def test_budget_below_one_particle_is_refused():
+    energy = BudgetedEnergy(GaussianTarget(MU, SIGMA), budget=10)
+    with pytest.raises(BudgetExceeded, match="per particle"):
+        make_sampler("smc").run(GaussianProposal(MU, 0.2), ToySystem(), energy, context(0, 10))
