@@ -62,8 +62,8 @@ class SNISSampler(Sampler):
         logw_all = log_weights(u, log_q)
 
         keep = quantile_filter_mask(logw_all, self.logw_quantile_filter)
-        logw = logw_all[keep]
-        kept = proposal[keep]
+        kept_index = torch.nonzero(keep).squeeze(1)
+        logw = logw_all[kept_index]
         idx = resample_indices(self.resampling, logw, ctx.generator)
 
         diagnostics = {
@@ -77,4 +77,4 @@ class SNISSampler(Sampler):
             "n_unique_resampled": int(torch.unique(idx).numel()),
             "energy_evaluations": energy.used - used_before,
         }
-        return Samples(positions=kept[idx], set_name="resampled", log_weights=logw, proposal=proposal, diagnostics=diagnostics)
+        return Samples(positions=proposal[kept_index[idx]], set_name="resampled", log_weights=logw, proposal=proposal, diagnostics=diagnostics)
