@@ -18,6 +18,6 @@ def com_adjustment(x: torch.Tensor, coordinate_scale: float) -> torch.Tensor:
     """A(x) = -r^2/(2 s^2) + ln(r^2 / (sqrt(2) s^3 Gamma(3/2))), r = |mean_i x_i|, s = scale/sqrt(N)."""
     n_atoms = x.shape[-2]
     sigma = coordinate_scale / math.sqrt(n_atoms)
-    r2 = x.mean(dim=-2).pow(2).sum(-1)
+    r2 = x.mean(dim=-2, dtype=torch.float64).pow(2).sum(-1)  # float64 without copying all of x
     gamma_3_2 = math.sqrt(math.pi) / 2
     return -r2 / (2 * sigma**2) + torch.log(r2) - math.log(math.sqrt(2) * sigma**3 * gamma_3_2)

@@ -161,7 +161,7 @@ class SMCSampler(Sampler):
             keep &= et < self.energy_cutoff
         if self.logw_quantile_filter:
             if self.com_adjustment:
-                log_q = log_q - com_adjustment(proposal.to(torch.float64), self.coordinate_scale)
+                log_q = log_q - com_adjustment(proposal, self.coordinate_scale)
             logw0 = log_weights(et, log_q)
             keep[keep.clone()] = quantile_filter_mask(logw0[keep], self.logw_quantile_filter)
         if not keep.any():

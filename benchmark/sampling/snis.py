@@ -58,7 +58,7 @@ class SNISSampler(Sampler):
             stop = min(start + self.chunk_size, n)
             u[start:stop] = energy.energy(proposal[start:stop])
         if self.com_adjustment:
-            log_q = log_q - com_adjustment(proposal.to(torch.float64), self.coordinate_scale)
+            log_q = log_q - com_adjustment(proposal, self.coordinate_scale)
         logw_all = log_weights(u, log_q)
 
         keep = quantile_filter_mask(logw_all, self.logw_quantile_filter)

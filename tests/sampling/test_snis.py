@@ -84,3 +84,14 @@ def test_same_seed_same_samples():
     c, _ = run_snis(2_000, seed=8)
     assert torch.equal(a.positions, b.positions) and torch.equal(a.log_weights, b.log_weights)
     assert not torch.equal(a.positions, c.positions)
+
+
+def test_com_adjustment_enters_the_log_weights():
+    import scipy.stats
+
+    s, _ = run_snis(1_000, logw_quantile_filter=None, com_adjustment=True, coordinate_scale=0.4)
+    x = s.proposal[:, 0].double().numpy()
+    u = ((x - MU) ** 2).sum(1) / (2 * SIGMA**2)
+    log_q = -((x - [0.3, 0.0, 0.0]) ** 2).sum(1) / (2 * 0.25) - 1.5 * math.log(2 * math.pi * 0.25)
+    expected = -u - log_q + scipy.stats.chi.logpdf(np.linalg.norm(x, axis=1), 3, scale=0.4)  # one atom: CoM = x
+    assert np.allclose(s.log_weights.numpy(), expected, atol=1e-4)
