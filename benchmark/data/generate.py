@@ -55,7 +55,7 @@ class MDRun:
 
     @classmethod
     def from_local_md(cls, md: LocalMD, seed: int, spec: SystemSpec) -> "MDRun":
-        return cls(md.length_ns, md.frame_interval_steps, md.warmup_steps, seed, platform_for(spec))
+        return cls(md.length_ns, md.frame_interval_steps, md.warmup_steps, seed, platform_for(spec), FRAMES_PER_CHUNK)
 
 
 def platform_for(spec: SystemSpec) -> str:
@@ -158,7 +158,8 @@ def standardization_std(train: np.ndarray) -> float:
 
 def settings_record(spec: SystemSpec, md: LocalMD) -> dict:
     """The settings whose change makes cached local data stale (the seed is recorded, not compared)."""
-    return {"local_md": asdict(md), "forcefield": spec.forcefield.describe()}
+    record = {"local_md": asdict(md), "forcefield": spec.forcefield.describe()}
+    return json.loads(json.dumps(record))  # as stored in (and read back from) the JSON manifest
 
 
 def prepare_system(task: Task, tier: str, spec: SystemSpec, root: Path | None = None, seed: int = 0,
