@@ -30,12 +30,12 @@ PER_LENGTH = 2
 CORPUS_MD = LocalMD(length_ns=0.005, frame_interval_steps=25, warmup_steps=1_000, split_fractions=(1.0, 0.0, 0.0))
 
 
-def corpus_sequences(seed: int = CORPUS_SEED, per_length: int = PER_LENGTH) -> list[str]:
+def corpus_sequences(seed: int = CORPUS_SEED, per_length: int = PER_LENGTH, lengths: tuple[int, ...] = CORPUS_LENGTHS) -> list[str]:
     """The seeded corpus sequences: ``per_length`` random peptides per length, avoiding evaluation peptides."""
     rng = np.random.default_rng(seed)
     letters = sorted(ONE_TO_THREE)
     out: list[str] = []
-    for length in CORPUS_LENGTHS:
+    for length in lengths:
         while sum(len(s) == length for s in out) < per_length:
             seq = "".join(rng.choice(letters, size=length))
             if seq not in ALL_EVALUATION_SEQUENCES and seq not in out:
@@ -54,12 +54,12 @@ def _settings(sequences: list[str], md: LocalMD, seed: int) -> dict:
 
 
 def prepare_corpus(tier: str = "quick", root: Path | None = None, progress: bool = True, seed: int = CORPUS_SEED,
-                   per_length: int = PER_LENGTH, md: LocalMD = CORPUS_MD) -> Path:
+                   per_length: int = PER_LENGTH, md: LocalMD = CORPUS_MD, lengths: tuple[int, ...] = CORPUS_LENGTHS) -> Path:
     """Simulate the quick-tier corpus (skipped when an up-to-date, intact copy exists); returns its folder."""
     if tier != "quick":
         raise DataError("The paper-tier corpus is the published ManyPeptidesMD shards: run `bgbench data import 8AA --from DIR`.")
     folder = corpus_dir(tier, root)
-    sequences = corpus_sequences(seed, per_length)
+    sequences = corpus_sequences(seed, per_length, lengths)
     settings = _settings(sequences, md, seed)
     manifest = store.read_manifest(folder)
     if manifest is not None and manifest.get("settings") == settings:
@@ -79,7 +79,7 @@ def prepare_corpus(tier: str = "quick", root: Path | None = None, progress: bool
         positions, _ = simulate(spec.build(), run, folder / ".work" / seq, progress=progress)
         store.atomic_save_npy(path, positions)
         arrays.append(positions)
-    pooled = np.concatenate([(a - a.mean(axis=1, keepdims=True)).reshape(-1) for a in arrays])
+    pooled = np.concatenate([(a - a.mean(axis=1, keepdims=True)).reshape(-1) for a in (x.astype(np.float64) for x in arrays)])
     std = float(pooled.std(ddof=1))
     store.write_manifest(folder, [f"{s}.npy" for s in sequences], source="local-md", tier=tier, settings=settings,
                          std_nm=std, frames_per_sequence={s: len(a) for s, a in zip(sequences, arrays)},
