@@ -14,6 +14,7 @@ COMMAND_MODULES = (
     "benchmark.cli.info",
     "benchmark.cli.run",
     "benchmark.cli.check",
+    "benchmark.cli.data",
 )
 
 

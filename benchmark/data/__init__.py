@@ -1,0 +1,15 @@
+"""Reference data: local MD (quick tier), published data sets (paper tier), the cache that holds them.
+
+Public API (what evaluation and methods call)::
+
+    load_reference(task, tier, system, data_dir=None) -> ReferenceData
+    content_hashes(ref) -> dict[str, str]
+    data_dir() -> Path
+    iter_training_corpus(tier, data_dir=None) -> Iterator[(sequence, (T, N, 3) nm)]
+"""
+
+from benchmark.data.store import data_dir
+from benchmark.data.reference import PublishedTica, ReferenceData, content_hashes, load_reference
+from benchmark.data.corpus import iter_training_corpus
+
+__all__ = ["PublishedTica", "ReferenceData", "content_hashes", "data_dir", "iter_training_corpus", "load_reference"]

@@ -1,0 +1,131 @@
+"""What evaluation reads: the reference set of one system, with provenance, checked on load."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from benchmark.data import store
+from benchmark.errors import DataError
+from benchmark.systems import SystemSpec
+from benchmark.tasks.registry import Task
+
+#: Standardisation scale of the published transferable models (up_to_8aa data config), nm.
+PUBLISHED_TRANSFER_STD = 0.35
+
+
+@dataclass
+class PublishedTica:
+    """The TICA model stored in a ManyPeptidesMD ``*_subsampled.npz``."""
+
+    mean: np.ndarray  # (F,)
+    projection: np.ndarray  # (F, max_dim)
+    dim: int
+
+    def transform(self, features: np.ndarray) -> np.ndarray:
+        """(M, F) features -> (M, dim) TICA coordinates: (f - mean) @ projection[:, :dim]."""
+        features = np.asarray(features)
+        if features.ndim != 2 or features.shape[1] != self.mean.shape[0]:
+            raise ValueError(f"expected features of shape (M, {self.mean.shape[0]}), got {features.shape}")
+        return (features - self.mean) @ self.projection[:, : self.dim]
+
+
+@dataclass
+class ReferenceData:
+    """Reference conformations of one system in one tier, and where they came from."""
+
+    task: str
+    tier: str
+    system: str
+    source: str  # "local-md" or "published"
+    eval_positions: np.ndarray  # (n, N, 3) nm
+    test_positions: np.ndarray  # (T, N, 3) nm, time order
+    tica: PublishedTica | None
+    std: float  # nm
+    manifest: dict
+    folder: Path | None = None
+    _perm: np.ndarray | None = field(default=None, repr=False)
+
+    def _role(self, role: str) -> np.ndarray:
+        name = self.manifest.get("roles", {}).get(role)
+        if name is None or self.folder is None:
+            raise DataError(f"No {role} split is stored for {self.system} ({self.source} data of task {self.task}).")
+        return _load_positions(self.folder / name, self._perm)
+
+    def train_positions(self) -> np.ndarray:
+        return self._role("train")
+
+    def val_positions(self) -> np.ndarray:
+        return self._role("val")
+
+
+def _load_positions(path: Path, perm: np.ndarray | None) -> np.ndarray:
+    x = np.load(path, allow_pickle=False)
+    return x if perm is None else x[:, perm]
+
+
+def stride_subsample(test: np.ndarray, n_eval: int) -> np.ndarray:
+    """Frames 0, s, 2s, ... with s = floor(T / n_eval), first n_eval kept (the published rule)."""
+    stride = len(test) // n_eval
+    if stride == 0:
+        raise DataError(f"The test split has {len(test)} frames, fewer than the {n_eval} evaluation samples.")
+    return test[::stride][:n_eval]
+
+
+def missing_hint(task: Task, tier: str) -> str:
+    if task.protocol(tier).reference == "local-md":
+        return f"Run `bgbench data prepare {task.name} --tier {tier}`."
+    return f"Run `bgbench data fetch {task.name}` (online) or `bgbench data import {task.name} --from DIR` (a downloaded copy)."
+
+
+def load_reference(task: Task, tier: str, system: SystemSpec, data_dir: Path | None = None) -> ReferenceData:
+    """Load and check the cached reference data of ``system``; DataError says what to run if it is unusable."""
+    folder = store.system_dir(task.name, tier, system.name, data_dir)
+    hint = missing_hint(task, tier)
+    manifest = store.read_manifest(folder)
+    if manifest is None:
+        raise DataError(f"No reference data for {system.name} (task {task.name}, tier {tier}) in {folder}. {hint}")
+    if manifest.get("task_version") != task.version:
+        raise DataError(f"Reference data in {folder} is stale: made for task version {manifest.get('task_version')}, "
+                        f"task {task.name} is now version {task.version}. {hint}")
+    protocol = task.protocol(tier)
+    if manifest["source"] == "local-md":
+        from benchmark.data.generate import settings_record
+
+        if manifest.get("settings") != settings_record(system, protocol.local_md):
+            raise DataError(f"Reference data in {folder} is stale: its MD settings differ from task {task.name}'s. "
+                            f"Run `bgbench data prepare {task.name} --tier {tier}` to regenerate it.")
+    store.verify_files(folder, manifest, f"Delete {folder} and {hint[0].lower()}{hint[1:]}")
+
+    perm = np.asarray(manifest["atom_permutation"]) if manifest.get("atom_permutation") is not None else None
+    roles = manifest["roles"]
+    tica = None
+    if "npz" in roles:  # published ManyPeptidesMD evaluation file
+        from benchmark.data.published import read_subsampled_npz
+
+        test, tica = read_subsampled_npz(folder / roles["npz"], system.build())
+        test = test if perm is None else test[:, perm]
+        eval_positions = test[: protocol.n_eval_samples]
+    else:
+        test = _load_positions(folder / roles["test"], perm)
+        eval_positions = stride_subsample(test, protocol.n_eval_samples)
+    return ReferenceData(task=task.name, tier=tier, system=system.name, source=manifest["source"],
+                         eval_positions=eval_positions, test_positions=test, tica=tica,
+                         std=_std(task, tier, manifest, data_dir), manifest=manifest, folder=folder, _perm=perm)
+
+
+def _std(task: Task, tier: str, manifest: dict, data_dir: Path | None) -> float:
+    if not task.transferable:
+        return float(manifest["std_nm"])
+    if tier == "paper":
+        return PUBLISHED_TRANSFER_STD
+    from benchmark.data.corpus import corpus_std
+
+    return corpus_std(tier, data_dir)
+
+
+def content_hashes(ref: ReferenceData) -> dict[str, str]:
+    """sha256 of every file behind ``ref`` (what a result record stores)."""
+    return {name: info["sha256"] for name, info in ref.manifest.get("files", {}).items()}

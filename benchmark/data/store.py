@@ -1,0 +1,145 @@
+"""The reference-data cache: one folder per (task, tier, system), files hashed in a manifest.
+
+Why a manifest: evaluation numbers are only comparable if the reference data is the same. The
+manifest records the sha256 of every file, how the data was made (generator settings, software
+versions, task version) and where it came from, so loading can tell missing, stale and corrupt data
+apart and say what to run. Files are written to a temporary name and moved into place with
+``os.replace``; the manifest is written last, so an interrupted write never leaves a folder that
+looks complete.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import platform
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from benchmark.errors import DataError
+
+MANIFEST = "manifest.json"
+ENV_VAR = "BGBENCH_DATA"
+
+
+def data_dir() -> Path:
+    """The root of all bgbench data: ``$BGBENCH_DATA`` or the user cache dir."""
+    env = os.environ.get(ENV_VAR)
+    if env:
+        return Path(env).expanduser()
+    import platformdirs
+
+    return Path(platformdirs.user_cache_dir("bgbench")) / "data"
+
+
+def system_dir(task: str, tier: str, system: str, root: Path | None = None) -> Path:
+    """Folder of one (task, tier, system); system names are used verbatim (they are file-safe)."""
+    return (root or data_dir()) / task / tier / system
+
+
+def sha256_file(path: Path, block: int = 1 << 20) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while chunk := fh.read(block):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _atomic(path: Path, write: Callable[[Any], None], mode: str = "wb") -> None:
+    """Write through ``write(fh)`` into a temp file next to ``path``, then rename over it."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, mode) as fh:
+            write(fh)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def atomic_save_npy(path: Path, array: np.ndarray) -> None:
+    _atomic(path, lambda fh: np.save(fh, array, allow_pickle=False))
+
+
+def atomic_save_npz(path: Path, **arrays: np.ndarray) -> None:
+    _atomic(path, lambda fh: np.savez(fh, **arrays))
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    _atomic(path, lambda fh: fh.write(text), mode="w")
+
+
+def atomic_copy(src: Path, dst: Path) -> None:
+    def copy(fh) -> None:
+        with open(src, "rb") as inp:
+            while chunk := inp.read(1 << 20):
+                fh.write(chunk)
+
+    _atomic(dst, copy)
+
+
+def software_versions() -> dict[str, str]:
+    """Versions that can change generated data or its interpretation."""
+    import mdtraj
+    import openmm
+
+    from benchmark import __version__
+
+    return {
+        "bgbench": __version__,
+        "python": platform.python_version(),
+        "numpy": np.__version__,
+        "openmm": openmm.__version__,
+        "mdtraj": mdtraj.__version__,
+    }
+
+
+def write_manifest(folder: Path, files: list[str], **fields: Any) -> dict:
+    """Hash ``files`` (names inside ``folder``) and write the manifest last, atomically."""
+    manifest = dict(fields)
+    manifest["files"] = {name: {"sha256": sha256_file(folder / name), "bytes": (folder / name).stat().st_size} for name in sorted(files)}
+    manifest.setdefault("software", software_versions())
+    atomic_write_text(folder / MANIFEST, json.dumps(manifest, indent=2, sort_keys=True, default=str) + "\n")
+    return manifest
+
+
+def read_manifest(folder: Path) -> dict | None:
+    """The manifest of a folder, or None if the folder holds no complete data."""
+    path = folder / MANIFEST
+    if not path.is_file():
+        return None
+    try:
+        return json.loads(path.read_text())
+    except json.JSONDecodeError as err:
+        raise DataError(f"The manifest {path} is corrupt ({err}). Delete {folder} and prepare the data again.") from err
+
+
+def verify_files(folder: Path, manifest: dict, how_to_fix: str) -> None:
+    """Raise DataError naming the first file that is missing or whose sha256 differs."""
+    for name, info in manifest.get("files", {}).items():
+        path = folder / name
+        if not path.is_file():
+            raise DataError(f"Reference data file {path} is missing. {how_to_fix}")
+        digest = sha256_file(path)
+        if digest != info["sha256"]:
+            raise DataError(
+                f"Reference data file {path} is corrupt or was changed: sha256 {digest[:12]}... does not match "
+                f"the manifest ({info['sha256'][:12]}...). {how_to_fix}"
+            )
+
+
+def folder_size(folder: Path) -> int:
+    return sum(p.stat().st_size for p in folder.rglob("*") if p.is_file())
+
+
+def atomic_save_bytes(path: Path, data: bytes) -> None:
+    _atomic(path, lambda fh: fh.write(data))
