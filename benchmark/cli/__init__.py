@@ -12,6 +12,7 @@ from benchmark.errors import BgbenchError
 #: Modules that add sub-commands; each defines ``register(subparsers)``.
 COMMAND_MODULES = (
     "benchmark.cli.info",
+    "benchmark.cli.leaderboard",
 )
 
 
