@@ -19,6 +19,8 @@ def latex_escape(text: str) -> str:
 
 
 def format_number(x: float) -> str:
+    if float(x).is_integer() and 10 <= abs(x) < 1e6:
+        return f"{x:.0f}"  # counts and rates such as samples/s
     if x == 0 or 1e-3 <= abs(x) < 1e4:
         return f"{x:.3f}"
     return f"{x:.3g}"
@@ -56,8 +58,16 @@ def _row(row: Row, metrics: list[str], fmt: str) -> list[str]:
     return [esc(row.label), *cells, str(seeds) if row.kind == "harness" else ""]
 
 
+def budget_label(budget: int | None) -> str:
+    """``200000`` -> ``2e5`` (the papers' way of writing budgets); None -> ``no budget``."""
+    if budget is None:
+        return "no budget"
+    mantissa, exponent = f"{budget:e}".split("e")
+    return f"{float(mantissa):g}e{int(exponent)}"
+
+
 def table_title(table: Table) -> str:
-    budget = "no budget" if table.budget is None else f"budget {table.budget:.0e}".replace("e+0", "e")
+    budget = "no budget" if table.budget is None else f"budget {budget_label(table.budget)}"
     return f"{table.task} v{table.task_version} · {table.tier} tier · {budget}"
 
 

@@ -16,7 +16,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoes
 from benchmark.tasks import TASKS
 from leaderboard.aggregate import Cell
 from leaderboard.release import RELEASE_FILE, slug, summarise
-from leaderboard.render_text import format_cell, table_title
+from leaderboard.render_text import budget_label, format_cell, table_title
 from leaderboard.schema import display_name, higher_is_better, order_metrics
 from leaderboard.published import PUBLISHED_DIR
 from leaderboard.store import DEFAULT_RESULTS_DIR
@@ -37,6 +37,7 @@ def _env() -> Environment:
     env.filters["metric_name"] = display_name
     env.filters["pretty"] = lambda obj: json.dumps(obj, indent=2, sort_keys=True, default=str)
     env.filters["slug"] = slug
+    env.filters["budget"] = budget_label
     env.globals["higher_is_better"] = higher_is_better
     env.globals["order_metrics"] = order_metrics
     return env
