@@ -93,22 +93,32 @@ def rank_cells(rows: list[Row], metrics: list[str]) -> None:
 
 
 def build_tables(frame: pd.DataFrame) -> list[Table]:
-    """Tables of harness rows, one per (task, task version, tier, budget)."""
-    values = task_values(frame)
-    if values.empty:
+    """Tables of harness rows, one per (task, task version, tier, budget).
+
+    A record whose systems all failed still shows up: its entry gets empty, partial cells
+    (``— (n=0/2)``), and a seed that failed completely makes the entry's cells partial.
+    """
+    if frame.empty:
         return []
-    meta_cols = ["record_id", "entry", "method", "method_version", "final_set", "task", "task_version", "tier", "budget", "seed"]
+    values = task_values(frame)
+    meta_cols = ["record_id", "entry", "method", "method_version", "final_set", "task", "task_version", "tier", "budget", "seed", "n_expected"]
     meta = frame[meta_cols].drop_duplicates("record_id")
-    values = values.merge(meta, on="record_id")
+    values = values.drop(columns="n_expected").merge(meta, on="record_id")
     tables = []
-    for (task, version, tier, budget), group in values.groupby(["task", "task_version", "tier", "budget"], sort=True):
-        metrics = [m for m in order_metrics(set(group.metric)) if m in TABLE_METRICS] or order_metrics(set(group.metric))
+    for (task, version, tier, budget), records in meta.groupby(["task", "task_version", "tier", "budget"], sort=True):
+        group = values[values.record_id.isin(records.record_id)]
+        present = set(group.metric)
+        metrics = [m for m in order_metrics(present) if m in TABLE_METRICS] or order_metrics(present) or ["energy-w2"]
         rows = []
-        for entry, by_entry in group.groupby("entry", sort=True):
+        for entry, entry_records in records.groupby("entry", sort=True):
+            by_entry = group[group.entry == entry]
+            ids = sorted(entry_records.record_id)
+            n_expected = int(entry_records.n_expected.max())
             cells = {}
             for metric, g in by_entry.groupby("metric"):
                 vals = g.value.to_numpy(dtype=float)
-                n_systems, n_expected = int(g.n_ok.min()), int(g.n_expected.max())
+                # records without any value for this metric count as 0 ok systems
+                n_systems = int(g.n_ok.min()) if len(g) == len(ids) else 0
                 cells[metric] = Cell(
                     mean=float(vals.mean()),
                     std=float(vals.std(ddof=1)) if len(vals) > 1 else None,
@@ -118,7 +128,10 @@ def build_tables(frame: pd.DataFrame) -> list[Table]:
                     partial=n_systems < n_expected,
                     record_ids=sorted(g.record_id),
                 )
-            first = by_entry.iloc[0]
+            if not cells:  # every system of every record failed
+                cells = {m: Cell(mean=None, n_seeds=int(entry_records.seed.nunique()), n_systems=0, n_expected=n_expected,
+                                 partial=True, record_ids=ids) for m in metrics}
+            first = entry_records.iloc[0]
             rows.append(Row(label=str(entry), method=str(first.method), method_version=str(first.method_version),
                             final_set=str(first.final_set), cells=cells))
         rank_cells(rows, metrics)

@@ -100,7 +100,7 @@ def _budget_curves(tables: list[Table], out: Path) -> dict[str, list[dict[str, s
             for t in group:
                 for r in t.rows:
                     c = r.cells.get(metric)
-                    if c is not None and c.mean is not None:
+                    if c is not None and c.mean is not None and not c.partial:  # partial tasks are not comparable
                         series.setdefault(r.label, []).append((t.budget, c.mean, c.std))
             rel = f"plots/budget/{slug(f'{task}-v{version}-{tier}-{metric}')}.png"
             (out / rel).parent.mkdir(parents=True, exist_ok=True)

@@ -29,7 +29,7 @@ def format_number(x: float) -> str:
 def format_cell(cell: Cell | None, plus_minus: str = "±") -> str:
     """``0.271 ± 0.113``, ``> 1e+04`` or ``—``; partial cells carry ``(n=28/30)``."""
     if cell is None or cell.mean is None or not math.isfinite(cell.mean):
-        return "—"
+        return f"— (n={cell.n_systems}/{cell.n_expected})" if cell is not None and cell.partial else "—"
     if cell.lower_bound:
         text = f"> {cell.mean:g}"
     else:

@@ -73,6 +73,10 @@ def write_fixture_records(root: Path, with_plots: bool = True) -> Path:
     systems = {QUICK_8AA[0]: _metrics(rng, 0.3), QUICK_8AA[1]: None}
     VALUES[("flaky-flow", "resampled", "8AA", "quick", 10_000, 0)] = systems
     write_record(_record("flaky-flow", "resampled", "8AA", "quick", 10_000, 0, systems), root / "flaky" / "8AA-quick.json")
+    # a method whose every system failed: shown, never averaged
+    systems = {s: None for s in QUICK_8AA}
+    VALUES[("crashy-flow", "resampled", "8AA", "quick", 10_000, 0)] = systems
+    write_record(_record("crashy-flow", "resampled", "8AA", "quick", 10_000, 0, systems), root / "crashy" / "8AA-quick.json")
     # a hostile description, on ALDP (quick)
     systems = {"Ace-A-Nme": _metrics(rng, 0.5)}
     VALUES[("evil-flow", "resampled", "ALDP", "quick", 10_000, 0)] = systems

@@ -20,6 +20,7 @@ def test_format_cell():
     assert format_cell(Cell(mean=1e4, lower_bound=True)) == "> 10000"
     assert format_cell(Cell(mean=0.5, partial=True, n_systems=28, n_expected=30)) == "0.500 (n=28/30)"
     assert format_cell(None) == "—"
+    assert format_cell(Cell(mean=None, partial=True, n_systems=0, n_expected=30)) == "— (n=0/30)"
 
 
 def test_markdown_marks_best_and_second():

@@ -25,7 +25,7 @@ def test_malformed_files_are_reported_and_skipped(store):
     paths = sorted(p.path for p in store.problems)
     assert [p.rsplit("/", 1)[-1] for p in paths] == ["no-task.json", "truncated.json"]
     assert all(p.reason for p in store.problems)
-    assert len(store.records) == len(VALUES) == 2 * 2 * 3 + 1 + 1 + 1 + 1  # tarflow, robin: 2 budgets x 3 seeds
+    assert len(store.records) == len(VALUES) == 2 * 2 * 3 + 5  # tarflow, robin: 2 budgets x 3 seeds; md, flaky, crashy, evil, paper
 
 
 @pytest.mark.parametrize("method,budget", [("tarflow", 10_000), ("robin", 200_000), ("md-baseline", 10_000)])
@@ -65,6 +65,30 @@ def test_failed_system_makes_a_marked_unranked_cell(store):
     assert (cell.partial, cell.n_systems, cell.n_expected, cell.rank) == (True, 1, 2, None)
 
 
+def test_all_failed_record_is_shown_empty_and_partial(store):
+    table = _table(build_tables(store.frame), "8AA", "quick", 10_000)
+    (row,) = [r for r in table.rows if r.method == "crashy-flow"]
+    assert set(row.cells) == set(table.metrics)
+    assert all(c.mean is None and c.partial and (c.n_systems, c.n_expected) == (0, 2) and c.rank is None for c in row.cells.values())
+
+
+def test_fully_failed_seed_makes_the_entry_partial(tmp_path):
+    import json
+
+    root = write_fixture_records(tmp_path / "r", with_plots=False)
+    path = root / "robin" / "8AA-quick-10000-seed1.json"
+    data = json.loads(path.read_text())
+    for res in data["systems"].values():
+        res.update(status="failed", error="out of memory", metrics={})
+    path.write_text(json.dumps(data))
+    table = _table(build_tables(load_records(root).frame), "8AA", "quick", 10_000)
+    (row,) = [r for r in table.rows if r.method == "robin"]
+    cell = row.cells["energy-w2"]
+    per_seed = [statistics.fmean(VALUES[("robin", "resampled", "8AA", "quick", 10_000, s)][sys]["energy-w2"] for sys in QUICK_8AA) for s in (0, 2)]
+    assert cell.mean == pytest.approx(statistics.fmean(per_seed))
+    assert (cell.partial, cell.n_systems, cell.n_seeds, cell.rank) == (True, 0, 2, None)
+
+
 def test_tiers_and_budgets_never_share_a_table(store):
     tables = build_tables(store.frame)
     keys = [(t.task, t.task_version, t.tier, t.budget) for t in tables]
@@ -72,7 +96,7 @@ def test_tiers_and_budgets_never_share_a_table(store):
     paper = _table(tables, "8AA", "paper", 10_000)
     assert [r.method for r in paper.rows] == ["tarflow"]
     quick = _table(tables, "8AA", "quick", 10_000)
-    assert {r.method for r in quick.rows} == {"tarflow", "robin", "md-baseline", "flaky-flow"}
+    assert {r.method for r in quick.rows} == {"tarflow", "robin", "md-baseline", "flaky-flow", "crashy-flow"}
 
 
 def test_task_version_splits_tables(tmp_path):
