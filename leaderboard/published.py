@@ -3,7 +3,8 @@
 Each ``published/*.yaml`` file is one paper table: ``source``, ``table``, ``tier``, ``task_version``,
 ``budget`` (may be null, or given per row), ``note`` and ``rows``. A row names ``task`` and ``method``;
 every other key is a metric whose value is a number, ``[mean, std]``, or a string ``">1e4"`` for the
-papers' "greater than" entries. These rows are shown "as published", never merged with harness rows.
+papers' "greater than" entries. ``underlined`` lists the metrics the paper underlines (second best),
+kept so tests can check the ranking against the paper. These rows are shown "as published", never merged with harness rows.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from leaderboard.aggregate import Cell, Row, Table, rank_cells
 from leaderboard.schema import TABLE_METRICS, order_metrics
 
 PUBLISHED_DIR = Path(__file__).parent / "published"
-_ROW_KEYS = {"task", "method", "budget"}
+_ROW_KEYS = {"task", "method", "budget", "underlined"}
 
 
 @dataclass(frozen=True)
@@ -35,6 +36,7 @@ class PublishedValue:
     table: str
     note: str
     file: str
+    paper_underlined: bool = False  # the paper marks this value second best
 
 
 def parse_value(value: Any, where: str) -> Cell:
@@ -77,7 +79,7 @@ def load_published_file(path: Path) -> list[PublishedValue]:
                 task=str(row["task"]), task_version=int(doc["task_version"]), tier=str(doc["tier"]),
                 budget=None if budget is None else int(budget), method=str(row["method"]), metric=str(metric),
                 cell=parse_value(raw, f"{where} {metric}"), source=str(doc["source"]), table=str(doc["table"]),
-                note=str(doc.get("note", "")), file=path.name,
+                note=str(doc.get("note", "")), file=path.name, paper_underlined=metric in row.get("underlined", []),
             ))
     return values
 

@@ -79,7 +79,12 @@ def _plots_for_record(rid: str, store: Store, out: Path, problems: list[LoadProb
         for kind, sets in kinds.items():
             rel = f"plots/{rid}/{slug(system)}-{kind}.png"
             (out / rel).parent.mkdir(parents=True, exist_ok=True)
-            makers[kind](sets, out / rel, f"{system}: {names[kind]}")
+            title = f"{system}: {names[kind]}".replace("$", r"\$")  # no mathtext from record strings
+            try:
+                makers[kind](sets, out / rel, title)
+            except (ValueError, RuntimeError) as err:  # e.g. empty or degenerate arrays: skip the plot, keep the site
+                problems.append(LoadProblem(str(npz), f"plot {system}/{kind} failed: {err}"))
+                continue
             result.setdefault(system, {})[kind] = rel
     return result
 

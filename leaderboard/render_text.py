@@ -11,11 +11,22 @@ from leaderboard.schema import display_name
 
 FORMATS = ("md", "latex", "plain")
 _LATEX_SPECIAL = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_",
-                  "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}", "<": r"\textless{}", ">": r"\textgreater{}"}
+                  "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}", "<": r"\textless{}", ">": r"\textgreater{}",
+                  "↓": r"$\downarrow$", "↑": r"$\uparrow$", "—": "---", "±": r"$\pm$"}
 
 
 def latex_escape(text: str) -> str:
     return "".join(_LATEX_SPECIAL.get(ch, ch) for ch in str(text))
+
+
+def md_escape(text: str) -> str:
+    """Markdown (GitHub) text: HTML brackets as entities, table pipes and emphasis marks backslashed."""
+    text = str(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return "".join("\\" + ch if ch in "\\|*_`[]" else ch for ch in text)
+
+
+def _escaper(fmt: str):
+    return {"latex": latex_escape, "md": md_escape}.get(fmt, str)
 
 
 def format_number(x: float) -> str:
@@ -26,7 +37,7 @@ def format_number(x: float) -> str:
     return f"{x:.3g}"
 
 
-def format_cell(cell: Cell | None, plus_minus: str = "±") -> str:
+def format_cell(cell: Cell | None) -> str:
     """``0.271 ± 0.113``, ``> 1e+04`` or ``—``; partial cells carry ``(n=28/30)``."""
     if cell is None or cell.mean is None or not math.isfinite(cell.mean):
         return f"— (n={cell.n_systems}/{cell.n_expected})" if cell is not None and cell.partial else "—"
@@ -35,7 +46,7 @@ def format_cell(cell: Cell | None, plus_minus: str = "±") -> str:
     else:
         text = format_number(cell.mean)
         if cell.std is not None:
-            text += f" {plus_minus} {format_number(cell.std)}"
+            text += f" ± {format_number(cell.std)}"
     if cell.partial:
         text += f" (n={cell.n_systems}/{cell.n_expected})"
     return text
@@ -50,10 +61,8 @@ def _mark(text: str, rank: int | None, fmt: str) -> str:
 
 
 def _row(row: Row, metrics: list[str], fmt: str) -> list[str]:
-    esc = latex_escape if fmt == "latex" else str
-    pm = r"$\pm$" if fmt == "latex" else "±"
-    cells = [_mark(esc(format_cell(row.cells.get(m), plus_minus="PLUSMINUS")).replace("PLUSMINUS", pm), row.cells[m].rank if m in row.cells else None, fmt)
-             for m in metrics]
+    esc = _escaper(fmt)
+    cells = [_mark(esc(format_cell(row.cells.get(m))), row.cells[m].rank if m in row.cells else None, fmt) for m in metrics]
     seeds = max((c.n_seeds for c in row.cells.values()), default=0)
     return [esc(row.label), *cells, str(seeds) if row.kind == "harness" else ""]
 
@@ -75,7 +84,7 @@ def table_text(table: Table, fmt: str = "md") -> str:
     """One table: harness rows, then a marked block of published rows."""
     if fmt not in FORMATS:
         raise ValueError(f"format must be one of {FORMATS}")
-    esc = latex_escape if fmt == "latex" else str
+    esc = _escaper(fmt)
     headers = ["method", *[esc(display_name(m)) for m in table.metrics], "seeds"]
     body = [_row(r, table.metrics, fmt) for r in table.rows]
     if not table.rows:
@@ -83,14 +92,14 @@ def table_text(table: Table, fmt: str = "md") -> str:
     sources = sorted({r.source for r in table.published})
     for source in sources:
         label = f"as published: {source}"
-        body.append([{"md": f"*{label}*", "latex": rf"\emph{{{esc(label)}}}"}.get(fmt, f"-- {label} --"), *[""] * (len(headers) - 1)])
+        body.append([{"md": f"*{esc(label)}*", "latex": rf"\emph{{{esc(label)}}}"}.get(fmt, f"-- {label} --"), *[""] * (len(headers) - 1)])
         body.extend(_row(r, table.metrics, fmt) for r in table.published if r.source == source)
     tablefmt = {"md": "github", "latex": "latex_raw", "plain": "simple"}[fmt]
     text = tabulate(body, headers=headers, tablefmt=tablefmt, disable_numparse=True)
     title = table_title(table)
     legend = "best bold, second underlined; partial tasks (n=ok/expected) are not ranked"
     if fmt == "md":
-        return f"### {title}\n\n{text}\n\n_{legend}._"
+        return f"### {md_escape(title)}\n\n{text}\n\n_{legend}._"
     if fmt == "latex":
         return f"% {title}; {legend}\n{text}"
     return f"{title}\n{text}\n({legend.replace('bold', 'marked *').replace('underlined', 'marked _')})"

@@ -108,7 +108,7 @@ def load_records(root: Path = DEFAULT_RESULTS_DIR) -> Store:
             int(record.task["version"]), int(record.budget)
         except (RecordError, ValueError, TypeError, KeyError) as err:
             reason = str(err).removeprefix(f"{path}: ")
-            log.warning("skipped %s: %s", path, reason)
+            log.debug("skipped %s: %s", path, reason)
             problems.append(LoadProblem(str(path), reason))
             continue
         rid = record_id(path, root)

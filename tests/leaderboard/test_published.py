@@ -53,6 +53,16 @@ def test_published_rows_stay_apart_from_harness_rows(tmp_path):
     assert any(t.task == "AL3" and not t.rows and t.published for t in tables)
 
 
+def test_ranking_reproduces_the_papers_underlines():
+    """Every value the papers underline (second best) gets rank 2 from our ranking of their own rows."""
+    values = load_published()
+    tables = attach_published([], values)
+    rank = {(t.task, t.budget, r.label, m): c.rank for t in tables for r in t.published for m, c in r.cells.items()}
+    underlined = [(v.task, v.budget, v.method, v.metric) for v in values if v.paper_underlined]
+    assert len(underlined) == 19
+    assert {k: rank[k] for k in underlined} == {k: 2 for k in underlined}
+
+
 def test_bad_published_file_names_itself(tmp_path):
     bad = tmp_path / "bad.yaml"
     bad.write_text("source: x\ntable: T\ntier: paper\ntask_version: 1\nrows:\n  - {task: AL3, method: M, energy-w2: oops}\n")

@@ -28,6 +28,11 @@ def test_markdown_marks_best_and_second():
     assert "**1.000 ± 0.500**" in text and "<u>2.000</u>" in text and "0.100 (n=28/30)" in text
 
 
+def test_markdown_escapes_names():
+    text = table_text(_table(), "md")
+    assert r"a\_b &lt;x&gt;" in text and "<x>" not in text
+
+
 def test_latex_escapes_and_marks():
     text = table_text(_table(), "latex")
     assert r"a\_b \textless{}x\textgreater{}" in text

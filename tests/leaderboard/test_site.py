@@ -95,3 +95,18 @@ def test_cli_build(tmp_path, capsys):
     assert main(["leaderboard", "build", "--results", str(root), "--out", str(tmp_path / "s"), "--no-published"]) == 0
     assert (tmp_path / "s" / "index.html").exists()
     assert "skipped" in capsys.readouterr().err
+
+
+def test_bad_sidecars_are_reported_not_fatal(tmp_path):
+    import numpy as np
+
+    from leaderboard.plots_data import sidecar_path, write_plot_data
+
+    root = write_fixture_records(tmp_path / "r", with_plots=False)
+    sidecar_path(root / "robin" / "8AA-quick-10000-seed0.json").write_bytes(b"garbage")
+    write_plot_data(root / "robin" / "8AA-quick-10000-seed1.json", {"PGESTAES/energies/reference": np.zeros(0)})
+    release = build_site(root, tmp_path / "site")
+    reasons = {p["path"].rsplit("/", 1)[-1]: p["reason"] for p in release["problems"]}
+    assert "cannot read plot data" in reasons["8AA-quick-10000-seed0.json.samples.npz"]
+    assert "plot PGESTAES/energies failed" in reasons["8AA-quick-10000-seed1.json.samples.npz"]
+    assert (tmp_path / "site" / "index.html").exists()
