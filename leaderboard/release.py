@@ -48,6 +48,7 @@ def _record_summary(rid: str, store: Store) -> dict[str, Any]:
         "budget": rec.budget,
         "seed": rec.seed,
         "final_set": rec.final_set,
+        "answer_metrics": {k.split("/", 1)[1]: v for k, v in rec.aggregate().items() if k.startswith(f"{rec.final_set}/")},
         "sampler": rec.sampler,
         "evaluation": rec.evaluation,
         "created": rec.created,

@@ -51,6 +51,13 @@ def _record(method: str, final_set: str, task: str, tier: str, budget: int, seed
     )
 
 
+def _minimal(record: RunRecord) -> RunRecord:
+    """Only the keys the schema requires: optional method fields and environment left out."""
+    record.method = {"name": record.method["name"], "version": record.method["version"]}
+    record.environment = {}
+    return record
+
+
 def write_fixture_records(root: Path, with_plots: bool = True) -> Path:
     """Write a realistic folder of records (+ one malformed file) under ``root``; returns ``root``."""
     VALUES.clear()
@@ -68,6 +75,7 @@ def write_fixture_records(root: Path, with_plots: bool = True) -> Path:
                 systems = {s: _metrics(rng, factor) for s in QUICK_8AA}
                 VALUES[(method, final_set, "8AA", "quick", budget, seed)] = systems
                 rec = _record(method, final_set, "8AA", "quick", budget, seed, systems)
+                rec = _minimal(rec) if method == "md-baseline" else rec
                 write_record(rec, root / method / f"8AA-quick-{budget}-seed{seed}.json")
     # a method with a failed system: a partial task
     systems = {QUICK_8AA[0]: _metrics(rng, 0.3), QUICK_8AA[1]: None}
