@@ -68,13 +68,12 @@ def task_values(frame: pd.DataFrame) -> pd.DataFrame:
         return pd.DataFrame(columns=["record_id", "metric", "value", "n_ok", "n_expected"])
     ok_counts = frame[frame.status == "ok"].groupby("record_id").system.nunique()
     expected = frame.groupby("record_id").n_expected.first()
-    listed = frame.groupby("record_id").system.nunique()
     ok = frame[(frame.status == "ok") & frame.metric.notna() & np.isfinite(frame.value)]
     out = ok.groupby(["record_id", "metric"], as_index=False).agg(value=("value", "mean"), n_with_value=("system", "nunique"))
     out["n_ok"] = out.record_id.map(ok_counts).fillna(0).astype(int)
     # a metric missing for some ok systems is as partial as a failed system
     out["n_ok"] = out[["n_ok", "n_with_value"]].min(axis=1)
-    out["n_expected"] = out.record_id.map(expected).combine(out.record_id.map(listed), max)
+    out["n_expected"] = out.record_id.map(expected)
     return out.drop(columns="n_with_value")
 
 

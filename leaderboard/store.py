@@ -58,14 +58,29 @@ def entry_label(record: RunRecord) -> str:
 
 
 def expected_systems(record: RunRecord) -> int:
-    """How many systems the task's tier evaluates (the registry), else what the record lists."""
+    """How many systems the task's tier evaluates (the registry, when it knows the task version),
+    and never fewer than the record lists, so a record that leaves systems out counts as partial."""
+    listed = len(record.systems)
     try:
         task = get_task(str(record.task["name"]))
         if int(task.version) == int(record.task["version"]):
-            return len(task.systems_for(str(record.task["tier"])))
+            return max(listed, len(task.systems_for(str(record.task["tier"]))))
     except (UnknownNameError, ValueError, TypeError):
         pass
-    return len(record.systems)
+    return listed
+
+
+def run_key(record: RunRecord) -> tuple:
+    """Records with the same key are reruns of one run; only the newest counts."""
+    return (entry_label(record), str(record.task["name"]), int(record.task["version"]), str(record.task["tier"]),
+            int(record.budget), int(record.seed))
+
+
+def _check_types(record: RunRecord) -> None:
+    """Fields the tables need as numbers (validate_record checks presence, not these types)."""
+    int(record.task["version"])
+    int(record.budget)
+    int(record.seed)
 
 
 def _rows(rid: str, record: RunRecord) -> list[dict]:
@@ -95,6 +110,18 @@ def _rows(rid: str, record: RunRecord) -> list[dict]:
     return rows
 
 
+def _superseded(records: dict[str, RunRecord], paths: dict[str, Path], problems: list[LoadProblem]) -> list[str]:
+    """Ids of reruns replaced by a newer record (by ``created``, then path) of the same run key."""
+    newest: dict[tuple, str] = {}
+    for rid in sorted(records, key=lambda r: (records[r].created, str(paths[r]))):
+        newest[run_key(records[rid])] = rid
+    old = [rid for rid in records if newest[run_key(records[rid])] != rid]
+    for rid in old:
+        keeper = paths[newest[run_key(records[rid])]]
+        problems.append(LoadProblem(str(paths[rid]), f"superseded by the newer record {keeper} of the same run (method, task, tier, budget, seed)"))
+    return old
+
+
 def load_records(root: Path = DEFAULT_RESULTS_DIR) -> Store:
     """Read every ``*.json`` record below ``root``; malformed files become ``LoadProblem``s, not errors."""
     root = Path(root)
@@ -105,7 +132,7 @@ def load_records(root: Path = DEFAULT_RESULTS_DIR) -> Store:
     for path in sorted(root.rglob("*.json")) if root.is_dir() else []:
         try:
             record = read_record(path)
-            int(record.task["version"]), int(record.budget)
+            _check_types(record)
         except (RecordError, ValueError, TypeError, KeyError) as err:
             reason = str(err).removeprefix(f"{path}: ")
             log.debug("skipped %s: %s", path, reason)
@@ -113,6 +140,9 @@ def load_records(root: Path = DEFAULT_RESULTS_DIR) -> Store:
             continue
         rid = record_id(path, root)
         records[rid], paths[rid] = record, path
+    for rid in _superseded(records, paths, problems):
+        del records[rid], paths[rid]
+    for rid, record in records.items():
         rows.extend(_rows(rid, record))
     frame = pd.DataFrame(rows, columns=COLUMNS)
     return Store(root=root, records=records, paths=paths, frame=frame, problems=problems)

@@ -112,6 +112,34 @@ def test_task_version_splits_tables(tmp_path):
     assert versions == {1, 2}
 
 
+def test_a_rerun_replaces_the_older_record(tmp_path):
+    import json
+
+    root = write_fixture_records(tmp_path / "r", with_plots=False)
+    old = root / "md-baseline" / "8AA-quick-10000-seed0.json"
+    data = json.loads(old.read_text())
+    data["created"] = "2999-01-01T00:00:00+00:00"
+    new_values = {"PGESTAES": 10.0, "MAPQTIAT": 20.0}
+    for name, value in new_values.items():
+        data["systems"][name]["metrics"]["md/energy-w2"] = value
+    (root / "md-baseline" / "rerun.json").write_text(json.dumps(data))
+    store = load_records(root)
+    assert any(p.path == str(old) and "superseded" in p.reason for p in store.problems)
+    (row,) = [r for r in _table(build_tables(store.frame), "8AA", "quick", 10_000).rows if r.method == "md-baseline"]
+    assert row.cells["energy-w2"].mean == pytest.approx(statistics.fmean(new_values.values()))
+    assert row.cells["energy-w2"].n_seeds == 1 and len(row.cells["energy-w2"].record_ids) == 1
+
+
+def test_record_missing_systems_is_partial(tmp_path):
+    import json
+
+    root = write_fixture_records(tmp_path / "r", with_plots=False)
+    path = root / "tarflow" / "8AA-paper.json"  # the paper tier of 8AA has 30 systems; the record lists 2
+    assert len(json.loads(path.read_text())["systems"]) == 2
+    (row,) = _table(build_tables(load_records(root).frame), "8AA", "paper", 10_000).rows
+    assert (row.cells["energy-w2"].partial, row.cells["energy-w2"].n_systems, row.cells["energy-w2"].n_expected) == (True, 2, 30)
+
+
 def test_empty_folder_gives_no_tables(tmp_path):
     store = load_records(tmp_path / "missing")
     assert store.records == {} and build_tables(store.frame) == []
