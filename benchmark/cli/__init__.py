@@ -15,6 +15,7 @@ COMMAND_MODULES = (
     "benchmark.cli.run",
     "benchmark.cli.check",
     "benchmark.cli.data",
+    "benchmark.cli.leaderboard",
 )
 
 
