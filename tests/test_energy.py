@@ -12,7 +12,7 @@ from scipy.spatial.transform import Rotation
 from benchmark.energy import BudgetedEnergy, OpenMMEnergy, choose_platform
 from benchmark.errors import BudgetExceeded
 from benchmark.systems import AMBER14_OBC1, AMBER99SBILDN_OBC, CAPPED, ZWITTERION, SystemSpec
-from tests.data import openmm_check_values as cv
+from tests import openmm_check_values as cv
 
 
 @pytest.fixture(scope="module")
