@@ -44,7 +44,7 @@ class MethodSpec:
     """Where a method comes from; ``load()`` imports it."""
 
     name: str
-    source: str  # "builtin", "plugin" or "folder"
+    source: str  # "builtin", "plugin", "folder" (or "class" when a run is given a class directly)
     target: str  # "module:Class", or the folder path
     info: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
 

@@ -34,8 +34,8 @@ log = logging.getLogger(__name__)
 class RunConfig:
     """What ``bgbench run`` was asked to do."""
 
-    method: str
-    task: str
+    method: str | type  # a registered name, a submission folder, or a Method subclass
+    task: str | Task
     tier: str = "quick"
     budget: int | None = None  # default: the protocol's first budget
     sampler: str | None = None  # default "snis" for proposal methods; must be None for the others
@@ -64,7 +64,8 @@ def default_work_dir() -> Path:
 def default_output(config: RunConfig, method_name: str, budget: int, seed: int) -> Path:
     safe = method_name.replace("/", "_")
     sampler = f"-{config.sampler}" if config.sampler else ""
-    return Path("results") / f"{safe}{sampler}-{config.task}-{config.tier}-b{budget}-s{seed}.json"
+    task = config.task.name if isinstance(config.task, Task) else config.task
+    return Path("results") / f"{safe}{sampler}-{task}-{config.tier}-b{budget}-s{seed}.json"
 
 
 def system_seed(seed: int, system_name: str) -> int:
@@ -83,12 +84,16 @@ class Runner:
 
     def __init__(self, config: RunConfig):
         self.config = config
-        self.task: Task = get_task(config.task)
+        self.task: Task = config.task if isinstance(config.task, Task) else get_task(config.task)
         self.protocol = self.task.protocol(config.tier)
         self.budget = int(config.budget or self.protocol.default_budget)
         self.seed = int(self.protocol.seeds[0] if config.seed is None else config.seed)
-        self.spec: MethodSpec = find_method(config.method)
-        method_cls = self.spec.load()
+        if isinstance(config.method, type):
+            self.spec = MethodSpec(config.method.name, "class", f"{config.method.__module__}:{config.method.__qualname__}")
+            method_cls = config.method
+        else:
+            self.spec = find_method(config.method)
+            method_cls = self.spec.load()
         self.method: Method = method_cls(**{**self.spec.info.get("config", {}), **config.method_config})
         self.sampler = self._make_sampler()
         if config.sampler and self.sampler is None:
@@ -216,15 +221,14 @@ class Runner:
         )
 
     def _write_plot_data(self, system_name: str, evaluator, samples) -> None:
-        """Small arrays next to the record for the leaderboard's plots (if the evaluator offers them)."""
-        plot_arrays = getattr(evaluator, "plot_arrays", None)
-        if plot_arrays is None:
-            return
-        try:
-            from leaderboard.plots_data import write_plot_data
-        except ImportError:
-            return
-        write_plot_data(self.out.with_suffix(".samples.npz"), {f"{system_name}/{k}": v for k, v in plot_arrays().items()})
+        """Small arrays next to the record for the leaderboard's plots (all systems so far)."""
+        from leaderboard.plots_data import read_plot_data, sidecar_path, write_plot_data
+
+        path = sidecar_path(self.out)
+        data = read_plot_data(path) if path.exists() else {}
+        data = {k: v for k, v in data.items() if not k.startswith(f"{system_name}/")}
+        data.update({f"{system_name}/{k}": v for k, v in evaluator.plot_arrays().items()})
+        write_plot_data(self.out, data)
 
 
 def run(config: RunConfig) -> RunRecord:

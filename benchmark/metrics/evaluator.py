@@ -137,6 +137,7 @@ class Evaluator:
             self.tica = fit_tica(tica_features(test, system), TICA_LAGTIME, TICA_DIM)
         self.centres = chiral_centres(system)
         self._reference: FeatureSet | None = None
+        self._scored: dict[str, FeatureSet] = {}  # features of the sets scored last, for plots
         self.settings = {
             "fix_chirality": self.fix_chirality,
             "chirality_reference_frame": 1,
@@ -170,6 +171,18 @@ class Evaluator:
         frame = 1 if len(self.reference_positions) > 1 else 0
         return chirality_signs(self.reference_positions[frame : frame + 1], self.centres)[0]
 
+    def plot_arrays(self) -> dict[str, np.ndarray]:
+        """Small arrays for the leaderboard's plots: "{kind}/{set}" with kinds energies (kT),
+        phi_psi (first phi and first psi, radians) and tica (first two components)."""
+        out: dict[str, np.ndarray] = {}
+        for name, feats in {"reference": self.reference_features, **self._scored}.items():
+            n_phi = feats.torus.shape[1] // 2
+            out[f"energies/{name}"] = feats.energies
+            if n_phi:
+                out[f"phi_psi/{name}"] = feats.torus[:, [0, n_phi]]
+            out[f"tica/{name}"] = feats.tica[:, :2]
+        return out
+
     def evaluate(self, samples) -> dict[str, float]:
         """Flat "{set}/{metric}" dict for the proposal set (if given) and the final set."""
         sets = []
@@ -195,6 +208,7 @@ class Evaluator:
                 log.warning("set %r: only %d of %d evaluation samples available", name, n, self.n_eval_samples)
             head = chir.positions[:n]
             gen = featurize(head, self._energies(head, name), self.system, self.tica)
+            self._scored[name] = gen
             for key, value in set_metrics(self.reference_features.head(n), gen, weights, self.solver).items():
                 result[f"{name}/{key}"] = value
         return result

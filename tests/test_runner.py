@@ -1,0 +1,165 @@
+"""The runner end to end on tiny local data: records, failures, resume, seeds, devices."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from benchmark.adapter import Method, Samples
+from benchmark.data import generate
+from benchmark.errors import DeviceError
+from benchmark.results import read_record
+from benchmark.runner import RunConfig, Runner
+from benchmark.systems import AMBER99SBILDN_OBC, CAPPED, SystemSpec
+from benchmark.tasks import Task, get_task
+from benchmark.tasks.protocol import LocalMD
+
+N_EVAL = 50
+
+
+def tiny_two_system_task() -> Task:
+    """Two fast capped peptides, a quick protocol of ~5000 MD steps each and 50 evaluation samples."""
+    base = get_task("ALDP")
+    md = LocalMD(length_ns=0.005, frame_interval_steps=10, warmup_steps=200)
+    quick = dataclasses.replace(base.protocol("quick"), n_eval_samples=N_EVAL, budgets=(300,), local_md=md)
+    systems = (
+        base.systems[0],
+        SystemSpec("Ace-AA-Nme", "AA", CAPPED, AMBER99SBILDN_OBC.with_friction(1.0)),
+    )
+    return dataclasses.replace(base, name="TINY", systems=systems, protocols={**base.protocols, "quick": quick})
+
+
+@pytest.fixture(scope="module")
+def data_dir(tmp_path_factory):
+    root = tmp_path_factory.mktemp("bgdata")
+    generate.prepare_task(tiny_two_system_task(), "quick", root=root, progress=False)
+    return root
+
+
+def config(data_dir, tmp_path, method="md", **kw) -> RunConfig:
+    return RunConfig(method=method, task=tiny_two_system_task(), tier="quick", data_dir=data_dir,
+                     work_dir=tmp_path / "work", out=kw.pop("out", tmp_path / "rec.json"), **kw)
+
+
+def test_md_run_writes_a_valid_record(data_dir, tmp_path):
+    record = Runner(config(data_dir, tmp_path)).run()
+    assert record.failed == [] and record.final_set == "md"
+    data = json.loads((tmp_path / "rec.json").read_text())
+    assert data["n_systems_ok"] == 2 and data["task"]["name"] == "TINY"
+    res = data["systems"]["Ace-A-Nme"]
+    assert res["energy_evaluations"] == {"budget": 300, "used": 300, "remaining": 0, "force_evaluations": 300}
+    assert res["metrics"]["md/num-eval-samples"] == N_EVAL
+    assert {"md/energy-w2", "md/torus-w2", "md/tica-w2"} <= set(res["metrics"])
+    assert res["reference"]["hashes"]
+    assert data["environment"]["packages"]["openmm"]
+    assert (tmp_path / "rec.json.samples.npz").exists()
+
+
+def test_same_seed_same_metrics(data_dir, tmp_path):
+    a = Runner(config(data_dir, tmp_path, out=tmp_path / "a.json", seed=5)).run()
+    b = Runner(config(data_dir, tmp_path, out=tmp_path / "b.json", seed=5)).run()
+    c = Runner(config(data_dir, tmp_path, out=tmp_path / "c.json", seed=6)).run()
+    for name in a.systems:
+        assert a.systems[name].metrics == b.systems[name].metrics
+    assert a.systems["Ace-A-Nme"].metrics != c.systems["Ace-A-Nme"].metrics
+
+
+class Misbehaving(Method):
+    """Fails in a different way on each system, chosen by ``mode``."""
+
+    name = "misbehaving"
+    mode = "raise"
+
+    def sample(self, system, energy, ctx):
+        x = torch.as_tensor(system.minimized_positions).repeat(N_EVAL, 1, 1)
+        if system.name == "Ace-A-Nme":
+            if self.mode == "raise":
+                raise RuntimeError("the model diverged")
+            if self.mode == "nan":
+                x[3, 2, 1] = float("nan")
+            if self.mode == "budget":
+                energy.energy(torch.cat([x] * 7))  # 350 > 300
+            if self.mode == "shape":
+                x = x[:, :-1]
+        return Samples(positions=x + 0.01 * torch.randn(x.shape, generator=ctx.generator, dtype=x.dtype))
+
+
+@pytest.mark.parametrize(
+    "mode, reason",
+    [("raise", "RuntimeError: the model diverged"), ("nan", "NaN"), ("budget", "BudgetExceeded"), ("shape", "shape")],
+)
+def test_failures_are_recorded_and_the_run_goes_on(data_dir, tmp_path, mode, reason):
+    cls = type(f"Misbehaving_{mode}", (Misbehaving,), {"mode": mode})
+    record = Runner(config(data_dir, tmp_path, method=cls)).run()
+    assert record.failed == ["Ace-A-Nme"]
+    assert reason in record.systems["Ace-A-Nme"].error
+    assert record.systems["Ace-AA-Nme"].status == "ok"
+    stored = read_record(tmp_path / "rec.json")  # valid JSON that passes the schema check
+    assert stored.systems["Ace-A-Nme"].status == "failed"
+    if mode == "budget":
+        assert stored.systems["Ace-A-Nme"].energy_evaluations["used"] == 0
+
+
+class Interrupted(Method):
+    """Samples the first system, then is 'killed' on the second."""
+
+    name = "interrupted"
+    calls: list[str] = []
+    kill = True
+
+    def sample(self, system, energy, ctx):
+        type(self).calls.append(system.name)
+        if self.kill and len(type(self).calls) == 2:
+            raise KeyboardInterrupt
+        x = torch.as_tensor(system.minimized_positions).repeat(N_EVAL, 1, 1)
+        return Samples(positions=x + 0.01 * torch.randn(x.shape, generator=ctx.generator, dtype=x.dtype))
+
+
+def test_resume_skips_finished_systems(data_dir, tmp_path):
+    Interrupted.calls = []
+    with pytest.raises(KeyboardInterrupt):
+        Runner(config(data_dir, tmp_path, method=Interrupted)).run()
+    assert list(read_record(tmp_path / "rec.json").systems) == ["Ace-A-Nme"]
+    Interrupted.kill = False
+    record = Runner(config(data_dir, tmp_path, method=Interrupted, resume=True)).run()
+    assert Interrupted.calls == ["Ace-A-Nme", "Ace-AA-Nme", "Ace-AA-Nme"]
+    assert record.failed == [] and len(record.systems) == 2
+    # The resumed system equals an uninterrupted run (per-system seeds do not depend on order).
+    fresh = Runner(config(data_dir, tmp_path, method=Interrupted, out=tmp_path / "fresh.json")).run()
+    assert fresh.systems["Ace-AA-Nme"].metrics == record.systems["Ace-AA-Nme"].metrics
+
+
+class NeedsGPU(Misbehaving):
+    name = "needs-gpu"
+    requires_gpu = True
+
+
+def test_gpu_method_fails_early_on_cpu(data_dir, tmp_path):
+    with pytest.raises(DeviceError, match="needs a CUDA GPU"):
+        Runner(config(data_dir, tmp_path, method=NeedsGPU)).run()
+    assert not (tmp_path / "rec.json").exists()
+
+
+def test_sampler_is_refused_for_md_and_data_must_exist(data_dir, tmp_path):
+    from benchmark.errors import BgbenchError, DataError
+
+    with pytest.raises(BgbenchError, match="samples by itself"):
+        Runner(config(data_dir, tmp_path, sampler="snis"))
+    with pytest.raises(DataError, match="bgbench data prepare"):
+        Runner(config(tmp_path / "empty", tmp_path)).run()
+
+
+def test_example_submission_through_snis_and_smc(data_dir, tmp_path):
+    for sampler in ("snis", "smc"):
+        cfg = config(data_dir, tmp_path, method="submissions/example_gaussian", sampler=sampler,
+                     out=tmp_path / f"{sampler}.json", systems=["Ace-A-Nme"], budget=3000)
+        record = Runner(cfg).run()
+        res = record.systems["Ace-A-Nme"]
+        assert res.status == "ok", res.error
+        assert res.energy_evaluations["used"] <= 3000
+        assert record.sampler["name"] == ("snis" if sampler == "snis" else "smc")
+        assert f"{record.final_set}/energy-w2" in res.metrics and "proposal/energy-w2" in res.metrics
