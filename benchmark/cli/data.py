@@ -81,6 +81,14 @@ def _info(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cards(args: argparse.Namespace) -> int:
+    from benchmark.data.cards import write_cards
+
+    for path in write_cards(Path(args.out), _root(args)):
+        print(f"wrote {path}")
+    return 0
+
+
 def register(sub: argparse._SubParsersAction) -> None:
     data = sub.add_parser("data", help="prepare, fetch, import and inspect reference data")
     dsub = data.add_subparsers(dest="data_command", metavar="ACTION")
@@ -115,6 +123,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--replace", action="store_true", help="accept published files that differ from the cached ones")
     common(p)
     p.set_defaults(func=_import)
+
+    p = dsub.add_parser("cards", help="render the data cards (facts of cached data included)")
+    p.add_argument("--out", default="data_cards", help="output folder (default data_cards)")
+    common(p)
+    p.set_defaults(func=_cards)
 
     p = dsub.add_parser("info", help="show cached data, sizes, hashes and provenance")
     p.add_argument("task")

@@ -185,7 +185,9 @@ def prepare_system(task: Task, tier: str, spec: SystemSpec, root: Path | None = 
                 pass  # corrupt: regenerate below
     system = spec.build()
     run = MDRun.from_local_md(md, system_seed(task.name, spec.name, seed), spec)
+    t0 = time.perf_counter()
     positions, energies = simulate(system, run, folder / WORK, progress=progress, stop_after_chunks=stop_after_chunks)
+    seconds = round(time.perf_counter() - t0, 1)  # of this process only, if the run was resumed
 
     blocks = split_blocks(len(positions), md.split_fractions)
     n_test = blocks["test"][1] - blocks["test"][0]
@@ -203,7 +205,7 @@ def prepare_system(task: Task, tier: str, spec: SystemSpec, root: Path | None = 
         folder, list(FILES.values()),
         source="local-md", task=task.name, tier=tier, system=spec.name, task_version=task.version,
         settings=settings, run=asdict(run), user_seed=seed, roles=FILES, blocks=blocks,
-        n_frames=len(positions), std_nm=standardization_std(positions[slice(*blocks["train"])]),
+        n_frames=len(positions), generation_seconds=seconds, std_nm=standardization_std(positions[slice(*blocks["train"])]),
         units={"positions": "nm", "energies": "kJ/mol (potential energy of each frame)"},
     )
     shutil.rmtree(folder / WORK, ignore_errors=True)
