@@ -73,12 +73,43 @@ def _info(args: argparse.Namespace) -> int:
                     row["manifest"] = manifest
                     row["folder"] = str(folder)
             rows.append(row)
+    if task.transferable:
+        rows.extend(_corpus_rows(root, args.json))
     if not rows:
         print(f"Nothing cached for {task.name} under {root or store.data_dir()}. Run `bgbench data prepare {task.name} "
               f"--tier quick` or `bgbench data import {task.name} --from DIR`.")
         return 0
     print_rows(rows, args.json)
     return 0
+
+
+def _corpus_rows(root: Path | None, as_json: bool) -> list[dict]:
+    """The training corpora a transferable task uses: the quick corpus and the registered shards."""
+    from benchmark.data import store
+    from benchmark.data.corpus import corpus_dir
+
+    rows = []
+    for tier in ("quick", "paper"):
+        folder = corpus_dir(tier, root)
+        manifest = store.read_manifest(folder)
+        if manifest is None:
+            continue
+        row = {"tier": tier, "system": "(training corpus)", "status": "ok", "source": manifest.get("source"),
+               "MB": round(store.folder_size(folder) / 2**20, 2), "frames": None, "std_nm": manifest.get("std_nm"),
+               "sha256": None}
+        if tier == "quick":
+            try:
+                store.verify_files(folder, manifest, "Run `bgbench data prepare-corpus --tier quick`.")
+            except DataError as err:
+                row["status"] = f"unusable: {err}"
+            row["frames"] = sum(manifest.get("frames_per_sequence", {}).values())
+            row["sha256"] = f"{len(manifest.get('files', {}))} files hashed"
+        else:
+            row["sha256"] = f"{len(manifest.get('shards', {}))} shards in {manifest.get('shard_dir')} (sizes only)"
+        if as_json:
+            row["manifest"] = manifest
+        rows.append(row)
+    return rows
 
 
 def _cards(args: argparse.Namespace) -> int:
