@@ -68,7 +68,7 @@ def _info(args: argparse.Namespace) -> int:
                 except DataError as err:
                     row["status"] = f"unusable: {err}"
                 row.update(source=manifest.get("source"), MB=round(store.folder_size(folder) / 2**20, 2),
-                           sha256=" ".join(f"{n}:{i['sha256'][:12]}" for n, i in manifest.get("files", {}).items()))
+                           sha256=" ".join(f"{Path(n).name}:{i['sha256'][:12]}" for n, i in manifest.get("files", {}).items()))
                 if args.json:
                     row["manifest"] = manifest
                     row["folder"] = str(folder)

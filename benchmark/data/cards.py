@@ -46,7 +46,7 @@ def _md_facts(recipe: ForceFieldRecipe) -> dict:
 def _cached(folder: Path) -> dict:
     """Facts from the manifest of ``folder`` (hashes, frames, std, seconds it took here), if cached."""
     m = store.read_manifest(folder) or {}
-    out = {"hashes_sha256": {k: v["sha256"] for k, v in m.get("files", {}).items()} or None}
+    out = {"hashes_sha256": {Path(k).name: v["sha256"] for k, v in m.get("files", {}).items()} or None}
     for key in ("std_nm", "generation_seconds", "n_frames"):
         if key in m:
             out[key] = m[key]
