@@ -115,7 +115,8 @@ def _corpus_rows(root: Path | None, as_json: bool) -> list[dict]:
 def _cards(args: argparse.Namespace) -> int:
     from benchmark.data.cards import write_cards
 
-    for path in write_cards(Path(args.out), _root(args)):
+    roots = [Path(r) for r in args.also] + [_root(args)]
+    for path in write_cards(Path(args.out), roots):
         print(f"wrote {path}")
     return 0
 
@@ -157,6 +158,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
     p = dsub.add_parser("cards", help="render the data cards (facts of cached data included)")
     p.add_argument("--out", default="data_cards", help="output folder (default data_cards)")
+    p.add_argument("--also", action="append", default=[], metavar="DIR", help="another data root to take facts from")
     common(p)
     p.set_defaults(func=_cards)
 

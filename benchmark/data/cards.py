@@ -43,9 +43,9 @@ def _md_facts(recipe: ForceFieldRecipe) -> dict:
                            "timestep_fs": recipe.timestep_fs}, "constraints": None}
 
 
-def _cached(folder: Path) -> dict:
-    """Facts from the manifest of ``folder`` (hashes, frames, std, seconds it took here), if cached."""
-    m = store.read_manifest(folder) or {}
+def _cached(folders: list[Path]) -> dict:
+    """Facts from the first manifest among ``folders`` (hashes, frames, std, seconds it took here)."""
+    m = next((m for m in map(store.read_manifest, folders) if m), {})
     out = {"hashes_sha256": {Path(k).name: v["sha256"] for k, v in m.get("files", {}).items()} or None}
     for key in ("std_nm", "generation_seconds", "n_frames"):
         if key in m:
@@ -57,7 +57,7 @@ def _write(path: Path, front: dict, body: str) -> None:
     store.atomic_write_text(path, "---\n" + yaml.safe_dump(front, sort_keys=False) + "---\n\n" + body)
 
 
-def quick_cards(out: Path, root: Path | None) -> list[Path]:
+def quick_cards(out: Path, roots: list[Path | None]) -> list[Path]:
     paths = []
     for task in TASKS.values():
         md = task.protocol("quick").local_md
@@ -66,7 +66,7 @@ def quick_cards(out: Path, root: Path | None) -> list[Path]:
         systems = {}
         for spec in specs:
             systems[spec.name] = {"sequence": spec.sequence, "termini": spec.termini, "atoms": spec.build().n_atoms,
-                                  "platform": platform_for(spec), **_cached(store.system_dir(task.name, "quick", spec.name, root))}
+                                  "platform": platform_for(spec), **_cached([store.system_dir(task.name, "quick", spec.name, r) for r in roots])}
         front = {"name": f"bgbench quick reference: {task.name}", "source": "local-md", "task": task.name,
                  "task_version": task.version, "tier": "quick", **_md_facts(specs[0].forcefield),
                  "minimization": "OpenMM LocalEnergyMinimizer (tol 1 kJ/mol/nm, 5000 it) from the built structure",
@@ -137,14 +137,14 @@ def published_cards(out: Path) -> list[Path]:
     return paths
 
 
-def corpus_card(out: Path, root: Path | None) -> Path:
+def corpus_card(out: Path, roots: list[Path | None]) -> Path:
     seqs = corpus_sequences()
     front = {"name": "bgbench quick training corpus", "source": "local-md", "tier": "quick",
              **_md_facts(TASKS["8AA"].systems[0].forcefield), "sequences": seqs, "count": len(seqs),
              "lengths": sorted({len(s) for s in seqs}), "warmup_ps": CORPUS_MD.warmup_steps / 1000,
              "simulated_length_ns_per_sequence": CORPUS_MD.length_ns, "frame_interval_ps": CORPUS_MD.frame_interval_steps / 1000,
              "frames_per_sequence": CORPUS_MD.n_frames, "held_out": "none is a published ManyPeptidesMD val/test peptide",
-             "command": "bgbench data prepare-corpus --tier quick", **_cached(corpus_dir("quick", root))}
+             "command": "bgbench data prepare-corpus --tier quick", **_cached([corpus_dir("quick", r) for r in roots])}
     body = ("# Quick-tier training corpus\n\nA fixed, seeded set of short peptides (two per length 2-8) simulated briefly "
             "so that transferable methods can be trained end to end on a laptop. Its std is the standardisation scale "
             "of the quick tier of 2AA / 4AA / 8AA.\n\n## Limits\n\n- Tiny: "
@@ -156,7 +156,8 @@ def corpus_card(out: Path, root: Path | None) -> Path:
     return path
 
 
-def write_cards(out: Path, root: Path | None = None) -> list[Path]:
-    """Render every card into ``out``; facts of data cached under ``root`` are included."""
+def write_cards(out: Path, root: Path | list[Path] | None = None) -> list[Path]:
+    """Render every card into ``out``; facts of data cached under ``root`` (one or several) are included."""
     out.mkdir(parents=True, exist_ok=True)
-    return quick_cards(out, root) + published_cards(out) + [corpus_card(out, root)]
+    roots = root if isinstance(root, list) else [root]
+    return quick_cards(out, roots) + published_cards(out) + [corpus_card(out, roots)]
