@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from benchmark.data import store
-from benchmark.data.generate import MDRun, platform_for, simulate, standardization_std, system_seed
+from benchmark.data.generate import MDRun, simulate, system_seed
 from benchmark.errors import DataError
 from benchmark.systems import AMBER14_OBC1, ZWITTERION, SystemSpec
 from benchmark.systems.residues import ONE_TO_THREE
