@@ -68,16 +68,56 @@ def _info(args: argparse.Namespace) -> int:
                 except DataError as err:
                     row["status"] = f"unusable: {err}"
                 row.update(source=manifest.get("source"), MB=round(store.folder_size(folder) / 2**20, 2),
-                           sha256=" ".join(f"{n}:{i['sha256'][:12]}" for n, i in manifest.get("files", {}).items()))
+                           sha256=" ".join(f"{Path(n).name}:{i['sha256'][:12]}" for n, i in manifest.get("files", {}).items()))
                 if args.json:
                     row["manifest"] = manifest
                     row["folder"] = str(folder)
             rows.append(row)
+    if task.transferable:
+        rows.extend(_corpus_rows(root, args.json))
     if not rows:
         print(f"Nothing cached for {task.name} under {root or store.data_dir()}. Run `bgbench data prepare {task.name} "
               f"--tier quick` or `bgbench data import {task.name} --from DIR`.")
         return 0
     print_rows(rows, args.json)
+    return 0
+
+
+def _corpus_rows(root: Path | None, as_json: bool) -> list[dict]:
+    """The training corpora a transferable task uses: the quick corpus and the registered shards."""
+    from benchmark.data import store
+    from benchmark.data.corpus import corpus_dir
+
+    rows = []
+    for tier in ("quick", "paper"):
+        folder = corpus_dir(tier, root)
+        manifest = store.read_manifest(folder)
+        if manifest is None:
+            continue
+        row = {"tier": tier, "system": "(training corpus)", "status": "ok", "source": manifest.get("source"),
+               "MB": round(store.folder_size(folder) / 2**20, 2), "frames": None, "std_nm": manifest.get("std_nm"),
+               "sha256": None}
+        if tier == "quick":
+            try:
+                store.verify_files(folder, manifest, "Run `bgbench data prepare-corpus --tier quick`.")
+            except DataError as err:
+                row["status"] = f"unusable: {err}"
+            row["frames"] = sum(manifest.get("frames_per_sequence", {}).values())
+            row["sha256"] = f"{len(manifest.get('files', {}))} files hashed"
+        else:
+            row["sha256"] = f"{len(manifest.get('shards', {}))} shards in {manifest.get('shard_dir')} (sizes only)"
+        if as_json:
+            row["manifest"] = manifest
+        rows.append(row)
+    return rows
+
+
+def _cards(args: argparse.Namespace) -> int:
+    from benchmark.data.cards import write_cards
+
+    roots = [Path(r) for r in args.also] + [_root(args)]
+    for path in write_cards(Path(args.out), roots):
+        print(f"wrote {path}")
     return 0
 
 
@@ -115,6 +155,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--replace", action="store_true", help="accept published files that differ from the cached ones")
     common(p)
     p.set_defaults(func=_import)
+
+    p = dsub.add_parser("cards", help="render the data cards (facts of cached data included)")
+    p.add_argument("--out", default="data_cards", help="output folder (default data_cards)")
+    p.add_argument("--also", action="append", default=[], metavar="DIR", help="another data root to take facts from")
+    common(p)
+    p.set_defaults(func=_cards)
 
     p = dsub.add_parser("info", help="show cached data, sizes, hashes and provenance")
     p.add_argument("task")

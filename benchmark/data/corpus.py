@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from benchmark.data import store
-from benchmark.data.generate import MDRun, platform_for, simulate, standardization_std, system_seed
+from benchmark.data.generate import MDRun, simulate, system_seed
 from benchmark.errors import DataError
 from benchmark.systems import AMBER14_OBC1, ZWITTERION, SystemSpec
 from benchmark.systems.residues import ONE_TO_THREE
@@ -68,12 +68,11 @@ def prepare_corpus(tier: str = "quick", root: Path | None = None, progress: bool
             return folder
         except DataError:
             pass
-    if manifest is not None:
-        (folder / store.MANIFEST).unlink()
     t0 = time.perf_counter()
     arrays = []
+    version = store.next_version(folder)  # the cached corpus stays readable until the commit
     for seq in sequences:
-        path = folder / f"{seq}.npy"
+        path = version / f"{seq}.npy"
         spec = SystemSpec(seq, seq, ZWITTERION, AMBER14_OBC1)
         run = MDRun.from_local_md(md, system_seed("corpus", seq, seed), spec)
         positions, _ = simulate(spec.build(), run, folder / ".work" / seq, progress=progress)
@@ -81,7 +80,8 @@ def prepare_corpus(tier: str = "quick", root: Path | None = None, progress: bool
         arrays.append(positions)
     pooled = np.concatenate([(a - a.mean(axis=1, keepdims=True)).reshape(-1) for a in (x.astype(np.float64) for x in arrays)])
     std = float(pooled.std(ddof=1))
-    store.write_manifest(folder, [f"{s}.npy" for s in sequences], source="local-md", tier=tier, settings=settings,
+    store.commit_version(folder, version, [f"{s}.npy" for s in sequences], source="local-md", tier=tier, settings=settings,
+                         roles={s: f"{version.name}/{s}.npy" for s in sequences},
                          std_nm=std, frames_per_sequence={s: len(a) for s, a in zip(sequences, arrays)},
                          generation_seconds=round(time.perf_counter() - t0, 1), units={"positions": "nm"})
     import shutil
@@ -107,7 +107,7 @@ def iter_training_corpus(tier: str, data_dir: Path | None = None) -> Iterator[tu
             raise DataError("The quick-tier training corpus is not prepared; run `bgbench data prepare-corpus --tier quick`.")
         store.verify_files(folder, manifest, "Run `bgbench data prepare-corpus --tier quick` to regenerate it.")
         for seq in manifest["settings"]["sequences"]:
-            yield seq, np.load(folder / f"{seq}.npy", allow_pickle=False)
+            yield seq, np.load(folder / manifest["roles"][seq], allow_pickle=False)
         return
     if manifest is None:
         raise DataError("The published training shards are not registered; run `bgbench data import 8AA --from DIR` "

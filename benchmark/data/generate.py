@@ -185,25 +185,27 @@ def prepare_system(task: Task, tier: str, spec: SystemSpec, root: Path | None = 
                 pass  # corrupt: regenerate below
     system = spec.build()
     run = MDRun.from_local_md(md, system_seed(task.name, spec.name, seed), spec)
+    t0 = time.perf_counter()
     positions, energies = simulate(system, run, folder / WORK, progress=progress, stop_after_chunks=stop_after_chunks)
+    seconds = round(time.perf_counter() - t0, 1)  # of this process only, if the run was resumed
 
     blocks = split_blocks(len(positions), md.split_fractions)
     n_test = blocks["test"][1] - blocks["test"][0]
     if n_test < protocol.n_eval_samples:
         raise DataError(f"The test block of {spec.name} has {n_test} frames, fewer than the {protocol.n_eval_samples} "
                         f"evaluation samples; lengthen LocalMD.length_ns of task {task.name}.")
-    if manifest is not None:
-        (folder / store.MANIFEST).unlink()  # the old files are about to be replaced
+    version = store.next_version(folder)  # the cached version stays readable until the commit
     for role in ("train", "val", "test"):
         start, stop = blocks[role]
-        store.atomic_save_npy(folder / FILES[role], positions[start:stop])
-    store.atomic_save_npy(folder / FILES["energies"], energies)
-    store.atomic_write_text(folder / FILES["pdb"], to_pdb_string(system, system.minimized_positions))
-    store.write_manifest(
-        folder, list(FILES.values()),
+        store.atomic_save_npy(version / FILES[role], positions[start:stop])
+    store.atomic_save_npy(version / FILES["energies"], energies)
+    store.atomic_write_text(version / FILES["pdb"], to_pdb_string(system, system.minimized_positions))
+    std = standardization_std(positions[slice(*blocks["train"])])
+    store.commit_version(
+        folder, version, list(FILES.values()),
         source="local-md", task=task.name, tier=tier, system=spec.name, task_version=task.version,
-        settings=settings, run=asdict(run), user_seed=seed, roles=FILES, blocks=blocks,
-        n_frames=len(positions), std_nm=standardization_std(positions[slice(*blocks["train"])]),
+        settings=settings, run=asdict(run), user_seed=seed, roles={r: f"{version.name}/{n}" for r, n in FILES.items()},
+        blocks=blocks, n_frames=len(positions), generation_seconds=seconds, std_nm=std,
         units={"positions": "nm", "energies": "kJ/mol (potential energy of each frame)"},
     )
     shutil.rmtree(folder / WORK, ignore_errors=True)
@@ -213,7 +215,7 @@ def prepare_system(task: Task, tier: str, spec: SystemSpec, root: Path | None = 
 def prepare_task(task: Task, tier: str = "quick", root: Path | None = None, seed: int = 0, progress: bool = True,
                  force: bool = False) -> list[Path]:
     """Prepare every system of a task's tier (and the quick corpus first for transferable tasks)."""
-    if task.transferable:
+    if task.transferable and tier == "quick":
         from benchmark.data.corpus import prepare_corpus
 
         prepare_corpus(tier, root=root, progress=progress)

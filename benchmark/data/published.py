@@ -102,25 +102,27 @@ def _check_positions(path: Path, system: System) -> None:
         raise DataError(f"{path}: array of shape {arr.shape} / {arr.dtype}, expected float (frames, {system.n_atoms}, 3).")
 
 
-def _install(task: Task, spec: SystemSpec, sources: dict[str, Path], root: Path | None, replace: bool, **fields) -> Path:
+def _install(task: Task, spec: SystemSpec, sources: dict[str, Path], root: Path | None, replace: bool,
+             origins: dict[str, str] | None = None, **fields) -> Path:
     """Copy files into the cache folder of (task, paper, system) and write the manifest last."""
     folder = store.system_dir(task.name, "paper", spec.name, root)
     old = store.read_manifest(folder)
     new_hashes = {src.name: store.sha256_file(src) for src in sources.values()}
+    origins = origins or {}
     if old is not None and not replace:
-        old_hashes = {k: v["sha256"] for k, v in old.get("files", {}).items()}
+        old_hashes = {Path(k).name: v["sha256"] for k, v in old.get("files", {}).items()}
         changed = sorted(k for k in new_hashes if k in old_hashes and old_hashes[k] != new_hashes[k])
         if changed:
             raise DataError(f"The published files {changed} of {spec.name} differ from the cached copy in {folder} "
                             f"(the upstream data changed). Results against the two versions are not comparable; "
                             f"re-run with --replace to accept the new version.")
-    if old is not None:
-        (folder / store.MANIFEST).unlink()
+    version = store.next_version(folder)  # the cached version stays readable until the commit
     for src in sources.values():
-        store.atomic_copy(src, folder / src.name)
-    store.write_manifest(folder, [s.name for s in sources.values()], source="published", task=task.name, tier="paper",
-                         system=spec.name, task_version=task.version, roles={r: s.name for r, s in sources.items()},
-                         imported_from={s.name: str(s) for s in sources.values()}, **fields)
+        store.atomic_copy(src, version / src.name)
+    store.commit_version(folder, version, [s.name for s in sources.values()], source="published", task=task.name,
+                         tier="paper", system=spec.name, task_version=task.version,
+                         roles={r: f"{version.name}/{s.name}" for r, s in sources.items()},
+                         imported_from={s.name: origins.get(s.name, str(s)) for s in sources.values()}, **fields)
     return folder
 
 
@@ -175,7 +177,8 @@ def import_many_peptides(task: Task, spec: SystemSpec, src_root: Path, root: Pat
     positions, tica = read_subsampled_npz(npz, system)
     perm = atom_permutation(system, pdb)
     try:
-        return _install(task, spec, {"npz": npz, "pdb": pdb}, root, replace, atom_permutation=perm, hub_repo=MANY_REPO,
+        origins = {pdb.name: f"{Path(src_root) / 'pdb_tarfiles' / f'{split}.tar'}:{split}/{spec.sequence}.pdb"}
+        return _install(task, spec, {"npz": npz, "pdb": pdb}, root, replace, origins, atom_permutation=perm, hub_repo=MANY_REPO,
                         split=split, n_frames=len(positions), tica_dim=tica.dim, tica_features=int(tica.mean.shape[0]),
                         units={"positions": "nm"})
     finally:

@@ -128,4 +128,4 @@ def _std(task: Task, tier: str, manifest: dict, data_dir: Path | None) -> float:
 
 def content_hashes(ref: ReferenceData) -> dict[str, str]:
     """sha256 of every file behind ``ref`` (what a result record stores)."""
-    return {name: info["sha256"] for name, info in ref.manifest.get("files", {}).items()}
+    return {Path(name).name: info["sha256"] for name, info in ref.manifest.get("files", {}).items()}

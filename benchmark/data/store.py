@@ -143,3 +143,27 @@ def folder_size(folder: Path) -> int:
 
 def atomic_save_bytes(path: Path, data: bytes) -> None:
     _atomic(path, lambda fh: fh.write(data))
+
+
+def next_version(folder: Path) -> Path:
+    """A fresh ``v{k}`` sub-folder for a new version of a folder's files.
+
+    New files go there while the manifest still names the previous version, so an interrupted
+    write leaves the previous data readable; ``commit_version`` switches over atomically.
+    """
+    folder.mkdir(parents=True, exist_ok=True)
+    numbers = [int(p.name[1:]) for p in folder.glob("v*") if p.is_dir() and p.name[1:].isdigit()]
+    version = folder / f"v{max(numbers, default=0) + 1}"
+    version.mkdir()
+    return version
+
+
+def commit_version(folder: Path, version: Path, names: list[str], **fields: Any) -> dict:
+    """Write the manifest naming ``version``'s files (the atomic switch), then drop older versions."""
+    import shutil
+
+    manifest = write_manifest(folder, [f"{version.name}/{n}" for n in names], **fields)
+    for old in folder.glob("v*"):
+        if old.is_dir() and old != version:
+            shutil.rmtree(old, ignore_errors=True)
+    return manifest

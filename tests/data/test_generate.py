@@ -9,6 +9,7 @@ import pytest
 import torch
 
 from benchmark.data import content_hashes, load_reference, store
+from benchmark.data import generate
 from benchmark.data.generate import prepare_system, split_blocks
 from benchmark.energy import OpenMMEnergy
 from benchmark.errors import DataError
@@ -31,8 +32,8 @@ def test_resume_after_interrupt_equals_uninterrupted_run(tmp_path, small_chunks,
         np.testing.assert_array_equal(getattr(a, role)(), getattr(b, role)())
     np.testing.assert_array_equal(a.test_positions, b.test_positions)
     assert content_hashes(a) == content_hashes(b)
-    c_folder = prepare_system(task, "quick", spec, tmp_path / "c", seed=4, progress=False)
-    assert not np.array_equal(np.load(c_folder / "test.npy"), a.test_positions)
+    prepare_system(task, "quick", spec, tmp_path / "c", seed=4, progress=False)
+    assert not np.array_equal(load_reference(task, "quick", spec, tmp_path / "c").test_positions, a.test_positions)
 
 
 def test_split_blocks_are_contiguous_and_disjoint():
@@ -69,8 +70,9 @@ def test_stored_energies_match_openmm_on_stored_positions(tmp_path, small_chunks
     task = tiny_task()
     spec = task.systems[0]
     folder = prepare_system(task, "quick", spec, tmp_path, seed=2, progress=False)
-    energies = np.load(folder / "energies.npy")
-    test = np.load(folder / "test.npy")
+    roles = store.read_manifest(folder)["roles"]
+    energies = np.load(folder / roles["energies"])
+    test = np.load(folder / roles["test"])
     kT = spec.build().kT_kJ_per_mol
     direct = OpenMMEnergy(spec.build(), platform="Reference").energy(test[:5]).numpy()
     # stored positions are float32, so allow a small difference
@@ -90,7 +92,7 @@ def test_mean_potential_energy_is_stable_across_seeds(tmp_path, tiny_task):
     stats = []
     for seed in (11, 12):
         folder = prepare_system(task, "quick", spec, tmp_path / str(seed), seed=seed, progress=False)
-        stats.append(_block_mean_and_se(np.load(folder / "energies.npy")))
+        stats.append(_block_mean_and_se(np.load(folder / store.read_manifest(folder)["roles"]["energies"])))
     (m1, s1), (m2, s2) = stats
     assert m1 != m2
     assert abs(m1 - m2) < 4 * np.hypot(s1, s2), stats
@@ -100,15 +102,17 @@ def test_corrupt_file_is_detected(tmp_path, small_chunks, tiny_task):
     task = tiny_task()
     spec = task.systems[0]
     folder = prepare_system(task, "quick", spec, tmp_path, seed=1, progress=False)
-    original = (folder / "test.npy").read_bytes()
+    roles = store.read_manifest(folder)["roles"]
+    test_file, val_file = folder / roles["test"], folder / roles["val"]
+    original = test_file.read_bytes()
     raw = bytearray(original)
     raw[-5] ^= 0xFF
-    (folder / "test.npy").write_bytes(bytes(raw))
+    test_file.write_bytes(bytes(raw))
     with pytest.raises(DataError, match="corrupt"):
         load_reference(task, "quick", spec, tmp_path)
-    (folder / "test.npy").write_bytes(original)
+    test_file.write_bytes(original)
     load_reference(task, "quick", spec, tmp_path)  # intact again
-    (folder / "val.npy").unlink()
+    val_file.unlink()
     with pytest.raises(DataError, match="missing"):
         load_reference(task, "quick", spec, tmp_path)
 
@@ -136,3 +140,20 @@ def test_interrupted_write_keeps_previous_file(tmp_path):
         store._atomic(path, failing)
     np.testing.assert_array_equal(np.load(path), np.arange(5.0))
     assert [p.name for p in tmp_path.iterdir()] == ["x.npy"]
+
+
+def test_interrupted_regeneration_leaves_previous_data_readable(tmp_path, small_chunks, tiny_task, monkeypatch):
+    task = tiny_task()
+    spec = task.systems[0]
+    prepare_system(task, "quick", spec, tmp_path, seed=1, progress=False)
+    before = load_reference(task, "quick", spec, tmp_path)
+
+    def killed(*args, **kwargs):
+        raise KeyboardInterrupt  # after the new split files are written, before the manifest
+
+    monkeypatch.setattr(generate, "standardization_std", killed)
+    with pytest.raises(KeyboardInterrupt):
+        prepare_system(task, "quick", spec, tmp_path, seed=2, progress=False, force=True)
+    after = load_reference(task, "quick", spec, tmp_path)
+    np.testing.assert_array_equal(after.test_positions, before.test_positions)
+    assert content_hashes(after) == content_hashes(before)

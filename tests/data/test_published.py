@@ -13,7 +13,7 @@ import pytest
 import torch
 
 from benchmark.cli import main
-from benchmark.data import iter_training_corpus, load_reference, store
+from benchmark.data import content_hashes, iter_training_corpus, load_reference, store
 from benchmark.data.published import expected_tica_features, fetch_task, import_task
 from benchmark.errors import DataError
 from benchmark.systems import to_pdb_string
@@ -84,8 +84,7 @@ def test_single_system_import_and_load(single_root, tmp_path):
     np.testing.assert_array_equal(ref.eval_positions, ours["test"][::2][:10_000])  # stride floor(20500/1e4) = 2
     x = torch.from_numpy(ours["train"].astype(np.float64))
     assert ref.std == pytest.approx((x - x.mean(1, keepdim=True)).std().item(), rel=1e-12)
-    files = ref.manifest["files"]
-    assert files["Ace-A-Nme_300K_test.npy"]["sha256"] == sha(src / "Ace-A-Nme_300K" / "Ace-A-Nme_300K_test.npy")
+    assert content_hashes(ref)["Ace-A-Nme_300K_test.npy"] == sha(src / "Ace-A-Nme_300K" / "Ace-A-Nme_300K_test.npy")
 
 
 def test_single_system_wrong_atom_count_refused(single_root, tmp_path):
@@ -184,7 +183,8 @@ def test_changed_published_file_is_noticed(many_root, tmp_path):
     import_task(task, root, cache, replace=True, progress=False)
     assert not np.array_equal(load_reference(task, "paper", task.system("AA"), cache).tica.mean, before)
     # a file changed inside the cache is caught by its hash
-    cached = store.system_dir(task.name, "paper", "AA", cache) / "AA_subsampled.npz"
+    folder = store.system_dir(task.name, "paper", "AA", cache)
+    cached = folder / load_reference(task, "paper", task.system("AA"), cache).manifest["roles"]["npz"]
     write_npz(cached, ours["AA"], expected_tica_features(task.system("AA").build()), seed=2)
     with pytest.raises(DataError, match="corrupt or was changed"):
         load_reference(task, "paper", task.system("AA"), cache)
