@@ -80,7 +80,10 @@ def quick_cards(out: Path, roots: list[Path | None]) -> list[Path]:
                 f"system ({', '.join(systems)}), minimised and warmed up first, frames every "
                 f"{md.frame_interval_steps} steps, split into contiguous train / val / test blocks "
                 f"{md.split_fractions}. The test block, subsampled evenly to "
-                f"{task.protocol('quick').n_eval_samples} frames, is the evaluation reference.\n\n"
+                f"{task.protocol('quick').n_eval_samples} frames, is the evaluation reference. `generation_seconds` "
+                "is the wall time of the MD measured when the cached copy was made (2 CPU cores shared with other "
+                "jobs). MD runs on the OpenMM platform named per system (Reference, or CPU with one thread and "
+                "deterministic forces), both repeatable for a seed.\n\n"
                 + QUICK_LIMITS.format(openmm=_openmm()))
         paths.append(out / f"quick-{task.name}.md")
         _write(paths[-1], front, body)
@@ -147,7 +150,8 @@ def corpus_card(out: Path, roots: list[Path | None]) -> Path:
              "command": "bgbench data prepare-corpus --tier quick", **_cached([corpus_dir("quick", r) for r in roots])}
     body = ("# Quick-tier training corpus\n\nA fixed, seeded set of short peptides (two per length 2-8) simulated briefly "
             "so that transferable methods can be trained end to end on a laptop. Its std is the standardisation scale "
-            "of the quick tier of 2AA / 4AA / 8AA.\n\n## Limits\n\n- Tiny: "
+            "of the quick tier of 2AA / 4AA / 8AA. `generation_seconds` is the wall time measured here (2 CPU cores "
+            "shared with other jobs).\n\n## Limits\n\n- Tiny: "
             f"{len(seqs)} peptides x {CORPUS_MD.n_frames} frames of {CORPUS_MD.length_ns * 1000:g} ps each, versus "
             "~21 700 peptides in ManyPeptidesMD. Models trained on it will not transfer well; it checks that training "
             "runs, not how good a method is.\n- Unconverged, strongly correlated frames; not comparable with paper numbers.\n")
