@@ -68,7 +68,7 @@ def _brute_force_torus_w2(a: np.ndarray, b: np.ndarray) -> float:
     return math.sqrt(best / n)
 
 
-@pytest.mark.parametrize("solver", ["auto", "assignment", "pot"])
+@pytest.mark.parametrize("solver", ["auto", "sparse", "assignment", "pot"])
 def test_torus_w2_matches_brute_force(solver):
     rng = np.random.default_rng(4)
     a = rng.uniform(-math.pi, math.pi, size=(6, 3))
@@ -84,7 +84,16 @@ def test_assignment_equals_pot_network_simplex():
     assert exact_ot_cost(squared_cost_matrix(a, b), "assignment") == pytest.approx(expected, rel=1e-10)
 
 
-def test_unequal_sizes_use_pot():
+@pytest.mark.parametrize("n,m,d", [(400, 400, 2), (300, 170, 3), (250, 250, 14), (9, 4, 1)])
+def test_sparse_solver_equals_dense_network_simplex(n, m, d):
+    rng = np.random.default_rng(n + m + d)
+    a, b = rng.normal(size=(n, d)), 1.3 * rng.normal(loc=0.3, size=(m, d))
+    cost = ot.dist(a, b)
+    expected = ot.emd2(np.full(n, 1 / n), np.full(m, 1 / m), cost, numItermax=10**9)
+    assert exact_ot_cost(np.ascontiguousarray(cost), "sparse") == pytest.approx(expected, rel=1e-10)
+
+
+def test_unequal_sizes():
     rng = np.random.default_rng(6)
     a, b = rng.normal(size=(40, 2)), rng.normal(size=(25, 2))
     expected = ot.emd2(np.full(40, 1 / 40), np.full(25, 1 / 25), ot.dist(a, b))

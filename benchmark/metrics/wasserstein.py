@@ -3,12 +3,13 @@
 Cost matrices are built row-block by row-block directly into one float64 (n, m) array, so the peak is
 that array plus a few MB (the reference's (n, m, d) broadcast needs d times more).
 
-Solver. With uniform marginals on n vs n points, an optimal transport plan can be taken to be a
-permutation (Birkhoff-von Neumann), so the exact W2^2 is the optimal assignment cost / n. scipy's
-``linear_sum_assignment`` solves that exactly with O(n) extra memory. POT's network simplex
-(``ot.emd2``, what the reference calls) needs about a dozen n x m float64 arrays internally (about
-9.6 GB at 10^4 vs 10^4) and is much slower there, so it is used only for unequal sizes (solver="auto")
-or on request (solver="pot"); tests check both give the same cost.
+Solver. All solvers are exact and give the cost ``ot.emd2`` (the reference's call) gives on the dense
+matrix; they differ in memory and time. POT's dense network simplex keeps about a dozen n x m float64
+arrays internally (about 9.6 GB at 10^4 vs 10^4), so the default ("auto" = "sparse") solves POT's network
+simplex on a growing sparse support and certifies optimality on the full matrix by dual feasibility
+(benchmark/metrics/ot_solver.py). "assignment" uses scipy's linear_sum_assignment (n == m only: with
+uniform marginals an optimal plan is a permutation, Birkhoff-von Neumann), O(n) extra memory but very
+slow on 2-D costs. "pot" is the reference's dense ot.emd2, for small problems and cross-checks.
 """
 
 from __future__ import annotations
@@ -18,11 +19,13 @@ import math
 import numpy as np
 import ot
 
+from benchmark.metrics.ot_solver import exact_ot_sparse
+
 #: Elements of one temporary block while building a cost matrix (32 MB in float64).
 BLOCK_ELEMENTS = 1 << 22
 TORUS_NUM_ITER_MAX = 10**9
 TICA_NUM_ITER_MAX = 10**7
-SOLVERS = ("auto", "assignment", "pot")
+SOLVERS = ("auto", "sparse", "assignment", "pot")
 
 
 def energy_w2(e_ref: np.ndarray, e_gen: np.ndarray) -> float:
@@ -67,7 +70,9 @@ def exact_ot_cost(cost: np.ndarray, solver: str = "auto", num_iter_max: int = TO
     if solver not in SOLVERS:
         raise ValueError(f"unknown OT solver {solver!r}; choose one of {SOLVERS}")
     n, m = cost.shape
-    if solver == "assignment" or (solver == "auto" and n == m):
+    if solver in ("auto", "sparse"):
+        return exact_ot_sparse(cost, num_iter_max)
+    if solver == "assignment":
         if n != m:
             raise ValueError("the assignment solver needs equal sample counts; use solver='pot'")
         from scipy.optimize import linear_sum_assignment
