@@ -62,8 +62,8 @@ PAPER_CONFIGS: dict[str, ARBGConfig] = {
 }
 
 _QUICK_BASE = ARBGConfig(
-    num_bins=1024, channels=96, layers=3, heads=4, head_dim=24, lr=2e-3, batch_size=64, epochs=None, steps=1500,
-    temperature=1.0, sample_batch_size=2_000, checkpoint_every=100,
+    num_bins=1024, channels=96, layers=3, heads=4, head_dim=24, lr=1e-2, batch_size=64, epochs=None, steps=600,
+    temperature=1.0, sample_batch_size=2_000, checkpoint_every=50,
 )
 QUICK_CONFIGS: dict[str, ARBGConfig] = {
     "ALDP": _QUICK_BASE,

@@ -48,8 +48,10 @@ def make_optimizer(net: torch.nn.Module, s: TrainSettings) -> torch.optim.Optimi
 
 
 def make_scheduler(opt: torch.optim.Optimizer, s: TrainSettings) -> torch.optim.lr_scheduler.OneCycleLR:
+    total = max(4, s.steps)
+    warmup = max(s.warmup_fraction, 2.0 / total)  # OneCycleLR needs at least two warm-up steps
     return torch.optim.lr_scheduler.OneCycleLR(
-        opt, max_lr=s.lr, total_steps=max(2, s.steps), pct_start=s.warmup_fraction, anneal_strategy="cos",
+        opt, max_lr=s.lr, total_steps=total, pct_start=warmup, anneal_strategy="cos",
         div_factor=500.0, final_div_factor=1.0, cycle_momentum=False,
     )
 
@@ -108,7 +110,7 @@ def train(
                 g.zero_()
         sched.step()
         step += 1
-        losses.append(float(loss))
+        losses.append(float(loss.detach()))
         bar.update(1)
         bar.set_postfix(loss=f"{losses[-1]:.3f}", lr=f"{sched.get_last_lr()[0]:.2e}")
         if checkpoint is not None and (step % settings.checkpoint_every == 0 or step == settings.steps):
