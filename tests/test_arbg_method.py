@@ -68,8 +68,9 @@ def test_setup_reuses_a_finished_checkpoint(trained):
     again = ARBG(**TINY)
     again.setup(task, ctx)
     assert FakeContext.calls == before  # no training data needed: loaded from the cache
-    x = torch.as_tensor(system.minimized_positions, dtype=torch.float32)[None]
-    assert torch.allclose(again.log_q(system, x, ctx), method.log_q(system, x, ctx))
+    x = method.propose(system, 3, ctx)[0]
+    lq = method.log_q(system, x, ctx)
+    assert torch.isfinite(lq).all() and torch.allclose(again.log_q(system, x, ctx), lq)
 
 
 def test_transferable_tasks_and_unknown_keys_are_clear_errors(tmp_path):
@@ -78,3 +79,14 @@ def test_transferable_tasks_and_unknown_keys_are_clear_errors(tmp_path):
         ARBG(**TINY).setup(get_task("4AA"), ctx)
     with pytest.raises(BgbenchError, match="Unknown ARBG config keys"):
         ARBG(num_binz=3).setup(get_task("ALDP"), ctx)
+
+
+def test_changing_only_the_sampling_temperature_keeps_the_checkpoint(trained):
+    task, ctx, method, system = trained
+    before = FakeContext.calls
+    hot = ARBG(**{**TINY, "temperature": 1.5})
+    hot.setup(task, ctx)
+    assert FakeContext.calls == before
+    x = method.propose(system, 3, ctx)[0]
+    cold_lq, hot_lq = method.log_q(system, x, ctx), hot.log_q(system, x, ctx)
+    assert torch.isfinite(hot_lq).all() and not torch.allclose(hot_lq, cold_lq)

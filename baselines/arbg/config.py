@@ -53,6 +53,16 @@ class ARBGConfig:
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
+    def training_key(self) -> dict[str, Any]:
+        """The fields a trained checkpoint depends on (sampling-only fields excluded)."""
+        return {k: v for k, v in asdict(self).items() if k not in SAMPLING_ONLY}
+
+
+#: Fields that change sampling or scoring but not the trained weights.
+SAMPLING_ONLY = frozenset(
+    {"temperature", "dequantization", "sample_batch_size", "use_kv_cache", "bin_width", "checkpoint_every"}
+)
+
 
 _PAPER_BASE = ARBGConfig()
 PAPER_CONFIGS: dict[str, ARBGConfig] = {

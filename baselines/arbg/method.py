@@ -68,7 +68,8 @@ class ARBG(ProposalMethod):
         if not path.exists():
             return False
         state = torch.load(path, map_location="cpu", weights_only=False)
-        return state.get("step", 0) >= state.get("total_steps", float("inf")) and state.get("config") == self.cfg.to_dict()
+        done = state.get("step", 0) >= state.get("total_steps", float("inf"))
+        return done and state.get("training_key") == self.cfg.training_key()
 
     def fit_or_load(
         self, system: "System", path: Path, ctx: RunContext, frames_nm: torch.Tensor | None
@@ -77,7 +78,7 @@ class ARBG(ProposalMethod):
         cfg = self.cfg
         assert cfg is not None
         state = torch.load(path, map_location="cpu", weights_only=False) if path.exists() else None
-        if state is not None and state.get("config") != cfg.to_dict():
+        if state is not None and state.get("training_key") != cfg.training_key():
             ctx.logger.warning("ARBG checkpoint %s has another config; retraining", path)
             path.unlink()
             state = None
@@ -92,7 +93,10 @@ class ARBG(ProposalMethod):
         net = CausalTransformer(
             cfg.num_bins, std.dim, cfg.channels, cfg.layers, cfg.heads, cfg.head_dim, cfg.expansion, cfg.dropout
         )
-        total = cfg.steps if cfg.steps is not None else steps_for_epochs(len(frames_nm) if frames_nm is not None else 0, cfg.batch_size, cfg.epochs or 0)
+        if cfg.steps is not None:
+            total = cfg.steps
+        else:
+            total = steps_for_epochs(len(frames_nm) if frames_nm is not None else 0, cfg.batch_size, cfg.epochs or 0)
         if state is not None and state.get("step", 0) >= state.get("total_steps", float("inf")):
             net.load_state_dict(state["model"])
         else:
@@ -102,7 +106,10 @@ class ARBG(ProposalMethod):
                 warmup_fraction=cfg.warmup_fraction, grad_clip=cfg.grad_clip, rotate=cfg.rotate,
                 com_noise=cfg.com_augmentation, checkpoint_every=cfg.checkpoint_every, seed=ctx.seed,
             )
-            extra = {"sigma": sigma, "config": cfg.to_dict(), "total_steps": total, "system": system.name}
+            extra = {
+                "sigma": sigma, "config": cfg.to_dict(), "training_key": cfg.training_key(),
+                "total_steps": total, "system": system.name,
+            }
             t0 = time.perf_counter()
             ctx.logger.info("ARBG: training %s for %d steps (sigma = %.4f nm)", system.name, total, sigma)
             train(net, binning, std, frames_nm, settings, checkpoint=path, device=ctx.device, extra_state=extra)
