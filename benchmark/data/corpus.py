@@ -50,7 +50,8 @@ def corpus_dir(tier: str, root: Path | None = None) -> Path:
 def _settings(sequences: list[str], md: LocalMD, seed: int) -> dict:
     from dataclasses import asdict
 
-    return {"sequences": sequences, "local_md": asdict(md), "forcefield": AMBER14_OBC1.describe(), "seed": seed}
+    record = {"sequences": sequences, "local_md": asdict(md), "forcefield": AMBER14_OBC1.describe(), "seed": seed}
+    return json.loads(json.dumps(record))  # as stored in (and read back from) the JSON manifest
 
 
 def prepare_corpus(tier: str = "quick", root: Path | None = None, progress: bool = True, seed: int = CORPUS_SEED,

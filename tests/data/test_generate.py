@@ -157,3 +157,17 @@ def test_interrupted_regeneration_leaves_previous_data_readable(tmp_path, small_
     after = load_reference(task, "quick", spec, tmp_path)
     np.testing.assert_array_equal(after.test_positions, before.test_positions)
     assert content_hashes(after) == content_hashes(before)
+
+
+def test_cached_data_is_reused(tmp_path, small_chunks, tiny_task, monkeypatch):
+    task = tiny_task()
+    spec = task.systems[0]
+    prepare_system(task, "quick", spec, tmp_path, seed=1, progress=False)
+
+    def no_md(*args, **kwargs):
+        raise AssertionError("cached data should have been reused")
+
+    monkeypatch.setattr(generate, "simulate", no_md)
+    prepare_system(task, "quick", spec, tmp_path, seed=1, progress=False)
+    with pytest.raises(AssertionError, match="reused"):  # a changed task setting regenerates
+        prepare_system(tiny_task(length_ns=0.0024), "quick", spec, tmp_path, seed=1, progress=False)
