@@ -120,3 +120,12 @@ def test_training_resumes_from_checkpoint(tmp_path, monkeypatch):
     assert rest == pytest.approx(full[8:], rel=1e-5)
     for a, b in zip(full_net.parameters(), resumed_net.parameters()):
         assert torch.allclose(a, b, atol=1e-6)
+
+
+def test_kabsch_alignment_undoes_a_known_rotation():
+    from baselines.arbg.preprocessing import align_to
+
+    ref = torch.randn(6, 3, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    rots = random_rotations(5, torch.Generator().manual_seed(1), torch.float64)
+    frames = ref[None] @ rots.transpose(1, 2) + torch.randn(5, 1, 3, dtype=torch.float64)
+    assert torch.allclose(align_to(frames, ref), centre(ref)[None].expand(5, -1, -1), atol=1e-9)

@@ -48,6 +48,7 @@ class ARBGConfig:
     grad_clip: float = 1.0
     rotate: bool = True
     com_augmentation: bool = True
+    align_frames: bool = False  # bgbench option (not in the reference): Kabsch-align frames to the first, no rotations
     checkpoint_every: int = 200
 
     def to_dict(self) -> dict[str, Any]:
