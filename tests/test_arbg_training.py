@@ -13,6 +13,15 @@ from baselines.arbg.training import TrainSettings, bin_loss, train
 from baselines.arbg.transformer import CausalTransformer
 
 
+@pytest.fixture(autouse=True)
+def _one_thread():
+    """Tiny models gain nothing from threads; on a shared CPU spinning OpenMP threads cost 10x."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 def test_newton_schulz_pushes_singular_values_towards_one():
     g = torch.randn(48, 96, generator=torch.Generator().manual_seed(0)) * torch.logspace(-2, 1, 96)
     for m in (g, g.T):  # wide and tall
@@ -69,7 +78,7 @@ def _toy_frames(n=4, atoms=3, seed=0):
     return torch.randn(n, atoms, 3, generator=torch.Generator().manual_seed(seed)) * 0.15
 
 
-@pytest.mark.parametrize("optimizer", ["muon", "adamw"])
+@pytest.mark.parametrize("optimizer", [pytest.param("muon", marks=pytest.mark.slow), "adamw"])  # muon: ~30 s on CPU
 def test_tiny_model_overfits_a_handful_of_conformations(optimizer):
     torch.manual_seed(0)
     frames = _toy_frames()
