@@ -13,6 +13,15 @@ from baselines.arbg.training import TrainSettings, bin_loss, train
 from baselines.arbg.transformer import CausalTransformer
 
 
+@pytest.fixture(autouse=True)
+def _one_thread():
+    """Tiny models gain nothing from threads; on a shared CPU spinning OpenMP threads cost 10x."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 def test_newton_schulz_pushes_singular_values_towards_one():
     g = torch.randn(48, 96, generator=torch.Generator().manual_seed(0)) * torch.logspace(-2, 1, 96)
     for m in (g, g.T):  # wide and tall
@@ -69,7 +78,7 @@ def _toy_frames(n=4, atoms=3, seed=0):
     return torch.randn(n, atoms, 3, generator=torch.Generator().manual_seed(seed)) * 0.15
 
 
-@pytest.mark.parametrize("optimizer", ["muon", "adamw"])
+@pytest.mark.parametrize("optimizer", [pytest.param("muon", marks=pytest.mark.slow), "adamw"])  # muon: ~30 s on CPU
 def test_tiny_model_overfits_a_handful_of_conformations(optimizer):
     torch.manual_seed(0)
     frames = _toy_frames()
@@ -120,3 +129,12 @@ def test_training_resumes_from_checkpoint(tmp_path, monkeypatch):
     assert rest == pytest.approx(full[8:], rel=1e-5)
     for a, b in zip(full_net.parameters(), resumed_net.parameters()):
         assert torch.allclose(a, b, atol=1e-6)
+
+
+def test_kabsch_alignment_undoes_a_known_rotation():
+    from baselines.arbg.preprocessing import align_to
+
+    ref = torch.randn(6, 3, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    rots = random_rotations(5, torch.Generator().manual_seed(1), torch.float64)
+    frames = ref[None] @ rots.transpose(1, 2) + torch.randn(5, 1, 3, dtype=torch.float64)
+    assert torch.allclose(align_to(frames, ref), centre(ref)[None].expand(5, -1, -1), atol=1e-9)

@@ -20,7 +20,7 @@ from tqdm.auto import tqdm
 from baselines.arbg.binning import EmpiricalOffsets, UniformBinning
 from baselines.arbg.config import ARBGConfig, resolve_config
 from baselines.arbg.density import ARDensity
-from baselines.arbg.preprocessing import Standardizer, centre, fit_sigma
+from baselines.arbg.preprocessing import Standardizer, align_to, centre, fit_sigma
 from baselines.arbg.training import TrainSettings, steps_for_epochs, train
 from baselines.arbg.transformer import CausalTransformer
 from benchmark.adapter import ProposalMethod, RunContext
@@ -110,6 +110,8 @@ class ARBG(ProposalMethod):
                 "sigma": sigma, "config": cfg.to_dict(), "training_key": cfg.training_key(),
                 "total_steps": total, "system": system.name,
             }
+            if cfg.align_frames:
+                frames_nm = align_to(frames_nm, frames_nm[0])
             t0 = time.perf_counter()
             ctx.logger.info("ARBG: training %s for %d steps (sigma = %.4f nm)", system.name, total, sigma)
             train(net, binning, std, frames_nm, settings, checkpoint=path, device=ctx.device, extra_state=extra)

@@ -37,6 +37,18 @@ def random_rotations(n: int, generator: torch.Generator, dtype=torch.float32) ->
     return q.to(dtype)
 
 
+def align_to(frames: torch.Tensor, reference: torch.Tensor) -> torch.Tensor:
+    """Centre each frame (T, N, 3) and rotate it onto the centred reference (Kabsch, proper rotations)."""
+    x = centre(frames.double())
+    y = centre(reference.double()[None])
+    h = x.transpose(1, 2) @ y  # (T, 3, 3) covariance
+    u, _, vt = torch.linalg.svd(h)
+    d = torch.sign(torch.linalg.det(u @ vt))
+    fix = torch.diag_embed(torch.stack([torch.ones_like(d), torch.ones_like(d), d], -1))
+    rot = u @ fix @ vt  # x @ rot best matches y
+    return (x @ rot).to(frames.dtype)
+
+
 class Standardizer:
     """Maps (.., N, 3) nm in topology order to (.., 3N) model units and back."""
 
