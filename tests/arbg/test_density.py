@@ -13,15 +13,6 @@ from baselines.arbg.density import ARDensity
 from baselines.arbg.transformer import CausalTransformer
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Tiny models gain nothing from threads; on a shared CPU spinning OpenMP threads cost 10x."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 def tiny_density(d: int, bins: int = 16, temperature: float = 1.0, width: str = "grid", seed: int = 0) -> ARDensity:
     torch.manual_seed(seed)
     net = CausalTransformer(bins, d, channels=32, layers=2, heads=2, head_dim=16)

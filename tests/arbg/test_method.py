@@ -17,15 +17,6 @@ TINY = dict(num_bins=64, channels=16, layers=1, heads=2, head_dim=8, steps=6, ba
             checkpoint_every=3)
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Tiny models gain nothing from threads; on a shared CPU spinning OpenMP threads cost 10x."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 class FakeContext(RunContext):
     """A RunContext whose training data are jittered copies of the minimized structure."""
 
