@@ -107,7 +107,7 @@ def exact_ot_sparse(cost: np.ndarray, num_iter_max: int = 10**9, tol: float | No
     cost = np.ascontiguousarray(cost, dtype=np.float64)
     n, m = cost.shape
     if tol is None:
-        tol = 1e-9 * max(1.0, float(np.abs(cost).max()))
+        tol = 1e-9 * max(1.0, float(cost.max()), -float(cost.min()))  # no n x m temporary
     k = CANDIDATES_PER_ROW
     f, g = _sinkhorn_potentials(cost)
     parts = [_staircase(n, m), _cheapest(cost, f, g, k), _cheapest(cost, g, f, k, transpose=True)]
