@@ -5,8 +5,9 @@ POT's network simplex on a dense n x m problem keeps about a dozen n x m float64
 sparse support, then grows the support until the result is provably optimal for the full problem:
 
 1. candidate support: a feasible north-west-corner staircase, plus each row's and column's k cheapest
-   entries in the reduced cost C_ij - f_i - g_j, where f, g are rough dual potentials from a few
-   float32 Sinkhorn iterations (they only choose the candidates; exactness does not depend on them);
+   entries in the reduced cost C_ij - f_i - g_j, where f, g are rough dual potentials from Sinkhorn
+   on a subsample, extended to all points (they only choose the candidates; exactness does not depend
+   on them);
 2. solve exactly on the support, which gives a plan and dual potentials u, v;
 3. check every entry of the full matrix (row block by row block): if no reduced cost C_ij - u_i - v_j
    is below -tol, (u, v) is feasible for the full dual, so the support's plan is optimal for the full
@@ -22,6 +23,7 @@ import logging
 import numpy as np
 import ot
 import scipy.sparse as sp
+from scipy.special import logsumexp
 
 log_rounds = logging.getLogger(__name__)
 
@@ -29,6 +31,7 @@ log_rounds = logging.getLogger(__name__)
 BLOCK_ELEMENTS = 1 << 22
 CANDIDATES_PER_ROW = 12
 SINKHORN_ITERATIONS = 30
+SINKHORN_SUBSAMPLE = 1000
 SINKHORN_REG_FRACTION = 0.02
 MAX_ROUNDS = 100
 
@@ -54,25 +57,33 @@ def _staircase(n: int, m: int) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _sinkhorn_potentials(cost: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Rough dual potentials from a few float32 Sinkhorn iterations (only used to pick candidates)."""
+    """Rough dual potentials (only used to pick candidates).
+
+    Sinkhorn on a random subsample of rows and columns (small kernel), then the potentials are extended to
+    every column and row with one log-sum-exp (soft c-transform) pass each, block by block: no n x m
+    temporary besides the cost matrix itself.
+    """
     n, m = cost.shape
-    reg = SINKHORN_REG_FRACTION * float(cost.mean()) or 1.0
-    kernel = np.empty((n, m), dtype=np.float32)
+    rng = np.random.default_rng(0)
+    ri = np.sort(rng.choice(n, min(n, SINKHORN_SUBSAMPLE), replace=False))
+    ci = np.sort(rng.choice(m, min(m, SINKHORN_SUBSAMPLE), replace=False))
+    sub = cost[np.ix_(ri, ci)]
+    reg = SINKHORN_REG_FRACTION * float(sub.mean()) or 1.0
+    f, g = np.zeros(len(ri)), np.zeros(len(ci))
+    for _ in range(SINKHORN_ITERATIONS):
+        f = -reg * logsumexp((g[None, :] - sub) / reg, axis=1)
+        g = -reg * logsumexp((f[:, None] - sub) / reg, axis=0)
+    g_all = np.empty(m)
+    step = max(1, BLOCK_ELEMENTS // len(ri))
+    rows = cost[ri]
+    for s in range(0, m, step):
+        g_all[s : s + step] = -reg * logsumexp((f[:, None] - rows[:, s : s + step]) / reg, axis=0)
+    del rows
+    f_all = np.empty(n)
     step = _rows_per_block(m)
     for s in range(0, n, step):
-        block = cost[s : s + step]
-        kernel[s : s + step] = np.exp(-(block - block.min(axis=1, keepdims=True)) / reg)
-    row_min = np.concatenate([cost[s : s + step].min(axis=1) for s in range(0, n, step)])
-    a = np.full(n, 1.0 / n, dtype=np.float32)
-    b = np.full(m, 1.0 / m, dtype=np.float32)
-    v = np.ones(m, dtype=np.float32)
-    for _ in range(SINKHORN_ITERATIONS):
-        u = a / np.maximum(kernel @ v, 1e-30)
-        v = b / np.maximum(kernel.T @ u, 1e-30)
-    del kernel
-    f = row_min + reg * np.log(np.maximum(u, 1e-30)).astype(np.float64)
-    g = reg * np.log(np.maximum(v, 1e-30)).astype(np.float64)
-    return f, g
+        f_all[s : s + step] = -reg * logsumexp((g_all[None, :] - cost[s : s + step]) / reg, axis=1)
+    return f_all, g_all
 
 
 def _cheapest(cost: np.ndarray, f: np.ndarray, g: np.ndarray, k: int, transpose: bool = False):
@@ -96,7 +107,7 @@ def exact_ot_sparse(cost: np.ndarray, num_iter_max: int = 10**9, tol: float | No
     cost = np.ascontiguousarray(cost, dtype=np.float64)
     n, m = cost.shape
     if tol is None:
-        tol = 1e-9 * max(1.0, float(np.abs(cost).max()))
+        tol = 1e-9 * max(1.0, float(cost.max()), -float(cost.min()))  # no n x m temporary
     k = CANDIDATES_PER_ROW
     f, g = _sinkhorn_potentials(cost)
     parts = [_staircase(n, m), _cheapest(cost, f, g, k), _cheapest(cost, g, f, k, transpose=True)]
