@@ -128,11 +128,19 @@ def test_shape_errors_are_clear(aldp):
         OpenMMEnergy(aldp, platform="Reference").energy(np.zeros((2, 21, 3)))
 
 
-def test_platform_choice():
-    assert choose_platform(22, uses_custom_gb=False) == "Reference"
-    assert choose_platform(33, uses_custom_gb=True) == "Reference"
-    assert choose_platform(138, uses_custom_gb=True) == "CPU"
-    assert choose_platform(138, uses_custom_gb=True, requested="Reference") == "Reference"
+def test_platform_choice(aa, aldp):
+    assert choose_platform(uses_custom_gb=False) == "Reference"
+    assert choose_platform(uses_custom_gb=True) == "CPU"
+    assert choose_platform(uses_custom_gb=True, requested="Reference") == "Reference"
+    assert OpenMMEnergy(aldp).platform_name == "Reference" and OpenMMEnergy(aa).platform_name == "CPU"
+
+
+def test_default_platform_repeats_to_the_last_bit(aa):
+    rng = np.random.default_rng(3)
+    x = aa.minimized_positions[None] + 0.01 * rng.standard_normal((20, aa.n_atoms, 3))
+    first = OpenMMEnergy(aa).energy_and_forces(x)
+    second = OpenMMEnergy(aa).energy_and_forces(x)
+    assert torch.equal(first[0], second[0]) and torch.equal(first[1], second[1])
 
 
 def test_cpu_platform_agrees_with_reference_within_single_precision(aa):

@@ -1,14 +1,22 @@
 """OpenMM implementation of the target energy: the reference every faster one must match.
 
-Platform choice (measured in tests/benchmarks/test_energy_throughput.py; figures in README):
-the double-precision Reference platform is exact and repeatable to the last bit; the CPU
-platform evaluates nonbonded and GB terms in single precision (about 5e-5 relative error per
-term on these systems) and is not bitwise repeatable. For the capped amber99sbildn systems the
-Reference platform is also the fastest by far. For the amber14/OBC1 systems the CPU platform
-is faster (its CustomGBForce is compiled), by a factor that grows with size: measured here
-(2 cores, batch 256, E+F) 770 vs 830 /s for AA (23 atoms), 244 vs 457 /s for an 8-mer (121 atoms),
-224 vs 378 /s for chignolin (138 atoms); ALDP (capped) 15 200 /s on Reference vs 1 100 /s on CPU. ``"auto"`` picks
-Reference unless the system uses the CustomGBForce and has at least ``AUTO_CPU_MIN_ATOMS`` atoms.
+Platform choice, measured here (2 cores, batch 256, energy and forces, conformations per second;
+tests/benchmarks/test_energy_throughput.py):
+
+    system (atoms)         Reference   CPU, 1 thread, deterministic   CPU, 2 threads
+    AA (23)                      763          791                            838
+    ARIP (70)                    456          494                            627
+    PGESTAES (100)               308          390                            481
+    GYDPETGTWG (138)             217          290                            394
+    Ace-A-Nme (22, capped)   ~15 000       ~1 100 (CPU platform)
+
+The double-precision Reference platform is exact. The CPU platform evaluates nonbonded and GB
+terms in single precision (about 5e-5 relative per term, ~1e-3 kJ/mol here); with one thread and
+``DeterministicForces`` it repeats to the last bit, with more threads it does not. A benchmark
+record must come out the same for the same seed, so ``"auto"`` takes the fastest repeatable
+choice: Reference for the capped amber99sbildn systems (the native GBSAOBCForce, where Reference
+is ~10x faster), and the one-thread deterministic CPU platform for the amber14/OBC1 systems (their
+CustomGBForce is compiled there). ``threads`` > 1 trades repeatability for speed on large systems.
 """
 
 from __future__ import annotations
@@ -27,30 +35,28 @@ from benchmark.errors import BgbenchError
 log = logging.getLogger(__name__)
 
 PLATFORMS = ("auto", "Reference", "CPU")
-#: Size from which "auto" prefers the (single precision, faster) CPU platform for CustomGB systems.
-AUTO_CPU_MIN_ATOMS = 100
 
 
-def choose_platform(n_atoms: int, uses_custom_gb: bool, requested: str = "auto") -> str:
+def choose_platform(uses_custom_gb: bool, requested: str = "auto") -> str:
     """Resolve a platform name; ``BGBENCH_OPENMM_PLATFORM`` overrides the default of "auto"."""
     requested = os.environ.get("BGBENCH_OPENMM_PLATFORM", requested) if requested == "auto" else requested
     if requested not in PLATFORMS:
         raise BgbenchError(f"Unknown OpenMM platform {requested!r}; choose one of {', '.join(PLATFORMS)}.")
     if requested != "auto":
         return requested
-    return "CPU" if uses_custom_gb and n_atoms >= AUTO_CPU_MIN_ATOMS else "Reference"
+    return "CPU" if uses_custom_gb else "Reference"
 
 
 class OpenMMEnergy(TargetEnergy):
     """Energies of one system in one OpenMM Context, conformation by conformation."""
 
-    def __init__(self, system, platform: str = "auto", threads: int | None = None):
+    def __init__(self, system, platform: str = "auto", threads: int = 1):
         omm_system = system.create_openmm_system()
         uses_custom_gb = any(isinstance(f, openmm.CustomGBForce) for f in omm_system.getForces())
-        self.platform_name = choose_platform(system.n_atoms, uses_custom_gb, platform)
+        self.platform_name = choose_platform(uses_custom_gb, platform)
         properties = {}
-        if self.platform_name == "CPU" and threads is not None:
-            properties["Threads"] = str(threads)
+        if self.platform_name == "CPU":
+            properties = {"Threads": str(int(threads)), "DeterministicForces": "true"}
         self._context = openmm.Context(
             omm_system,
             openmm.VerletIntegrator(0.001),
