@@ -34,8 +34,13 @@ def energy_histogram(sets: dict[str, np.ndarray], path: Path, title: str) -> Pat
         values = sets[name]
         if not len(values):
             continue
-        ax.hist(np.clip(values, bins[0], bins[-1]), bins=bins, density=True, histtype="step", lw=1.6,
-                color=SET_COLORS.get(name), label=f"{name} (n={len(values)})")
+        # Off-scale samples are left out (not piled into the edge bins) and counted in the label;
+        # the weights keep the area equal to the fraction of samples shown.
+        inside = values[(values >= bins[0]) & (values <= bins[-1])]
+        off = 1.0 - len(inside) / len(values)
+        label = f"{name} (n={len(values)}" + (f", {off:.0%} off-scale)" if off > 0 else ")")
+        weights = np.full(len(inside), 1.0 / (len(values) * (bins[1] - bins[0])))
+        ax.hist(inside, bins=bins, weights=weights, histtype="step", lw=1.6, color=SET_COLORS.get(name), label=label)
     ax.set_xlabel("energy / kT")
     ax.set_ylabel("density")
     ax.set_title(title, fontsize=10)
