@@ -19,7 +19,8 @@ from typing import Any
 import yaml
 
 from benchmark.errors import BgbenchError
-from benchmark.results import RunRecord, atomic_write_text
+from benchmark.io import atomic_write_text
+from benchmark.results import RunRecord
 from benchmark.tasks import HEADLINE_METRICS
 
 PIN_SCHEMA_VERSION = 1

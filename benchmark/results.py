@@ -29,8 +29,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
-import tempfile
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -38,6 +36,7 @@ from typing import Any
 
 from benchmark import __version__
 from benchmark.errors import BgbenchError
+from benchmark.io import atomic_write_text
 
 SCHEMA_VERSION = 1
 STATUSES = ("ok", "failed")
@@ -159,22 +158,6 @@ def _finite_or_none(obj: Any) -> Any:
     if isinstance(obj, (list, tuple)):
         return [_finite_or_none(v) for v in obj]
     return obj
-
-
-def atomic_write_text(path: Path, text: str) -> None:
-    """Write a file so that readers see either the old or the new content, never half."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def write_record(record: RunRecord, path: Path) -> None:

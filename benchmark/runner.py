@@ -11,7 +11,6 @@ from __future__ import annotations
 import logging
 import time
 import traceback
-import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -24,6 +23,7 @@ from benchmark.energy import BudgetedEnergy, OpenMMEnergy
 from benchmark.errors import BgbenchError
 from benchmark.provenance import environment
 from benchmark.registry import MethodSpec, find_method
+from benchmark.seeding import system_seed
 from benchmark.results import RunRecord, SystemResult, read_record, write_record
 from benchmark.tasks import Task, get_task
 
@@ -66,11 +66,6 @@ def default_output(config: RunConfig, method_name: str, budget: int, seed: int) 
     sampler = f"-{config.sampler}" if config.sampler else ""
     task = config.task.name if isinstance(config.task, Task) else config.task
     return Path("results") / f"{safe}{sampler}-{task}-{config.tier}-b{budget}-s{seed}.json"
-
-
-def system_seed(seed: int, system_name: str) -> int:
-    """A per-system seed that does not depend on which systems ran before (resume-safe)."""
-    return (int(seed) * 1_000_003 + zlib.crc32(system_name.encode())) % (2**31 - 1)
 
 
 def _reseed(ctx: RunContext, seed: int) -> None:
@@ -222,7 +217,7 @@ class Runner:
 
     def _write_plot_data(self, system_name: str, evaluator, samples) -> None:
         """Small arrays next to the record for the leaderboard's plots (all systems so far)."""
-        from leaderboard.plots_data import read_plot_data, sidecar_path, write_plot_data
+        from benchmark.plot_data import read_plot_data, sidecar_path, write_plot_data
 
         path = sidecar_path(self.out)
         data = read_plot_data(path) if path.exists() else {}

@@ -20,7 +20,7 @@ from benchmark import __version__
 from benchmark.errors import DataError
 from leaderboard import plots
 from leaderboard.aggregate import Table, build_tables
-from leaderboard.plots_data import read_plot_data, sidecar_path, systems_in
+from benchmark.plot_data import read_plot_data, sidecar_path, systems_in
 from leaderboard.published import PUBLISHED_DIR, attach_published, load_published
 from leaderboard.render_text import table_text
 from leaderboard.schema import DISPLAY_NAMES, display_name

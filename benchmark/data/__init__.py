@@ -9,7 +9,7 @@ Public API (what evaluation and methods call)::
 """
 
 from benchmark.data.store import data_dir
-from benchmark.data.reference import PublishedTica, ReferenceData, content_hashes, load_reference
+from benchmark.data.reference import ReferenceData, content_hashes, load_reference
 from benchmark.data.corpus import iter_training_corpus
 
-__all__ = ["PublishedTica", "ReferenceData", "content_hashes", "data_dir", "iter_training_corpus", "load_reference"]
+__all__ = ["ReferenceData", "content_hashes", "data_dir", "iter_training_corpus", "load_reference"]

@@ -11,6 +11,7 @@ from pathlib import Path
 import yaml
 
 from benchmark.data import store
+from benchmark.io import atomic_write_text
 from benchmark.data.corpus import CORPUS_MD, corpus_dir, corpus_sequences
 from benchmark.data.generate import platform_for, split_blocks
 from benchmark.data.published import MANY_REPO, SINGLE_REPO, single_system_name
@@ -54,7 +55,7 @@ def _cached(folders: list[Path]) -> dict:
 
 
 def _write(path: Path, front: dict, body: str) -> None:
-    store.atomic_write_text(path, "---\n" + yaml.safe_dump(front, sort_keys=False) + "---\n\n" + body)
+    atomic_write_text(path, "---\n" + yaml.safe_dump(front, sort_keys=False) + "---\n\n" + body)
 
 
 def quick_cards(out: Path, roots: list[Path | None]) -> list[Path]:

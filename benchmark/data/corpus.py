@@ -16,7 +16,9 @@ from pathlib import Path
 import numpy as np
 
 from benchmark.data import store
-from benchmark.data.generate import MDRun, simulate, system_seed
+from benchmark.io import atomic_save_npy
+from benchmark.data.generate import MDRun, simulate
+from benchmark.seeding import derived_seed
 from benchmark.errors import DataError
 from benchmark.systems import AMBER14_OBC1, ZWITTERION, SystemSpec
 from benchmark.systems.residues import ONE_TO_THREE
@@ -75,9 +77,9 @@ def prepare_corpus(tier: str = "quick", root: Path | None = None, progress: bool
     for seq in sequences:
         path = version / f"{seq}.npy"
         spec = SystemSpec(seq, seq, ZWITTERION, AMBER14_OBC1)
-        run = MDRun.from_local_md(md, system_seed("corpus", seq, seed), spec)
+        run = MDRun.from_local_md(md, derived_seed(seed, "corpus", seq), spec)
         positions, _ = simulate(spec.build(), run, folder / ".work" / seq, progress=progress)
-        store.atomic_save_npy(path, positions)
+        atomic_save_npy(path, positions)
         arrays.append(positions)
     pooled = np.concatenate([(a - a.mean(axis=1, keepdims=True)).reshape(-1) for a in (x.astype(np.float64) for x in arrays)])
     std = float(pooled.std(ddof=1))

@@ -15,7 +15,6 @@ from __future__ import annotations
 import json
 import shutil
 import time
-import zlib
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -25,7 +24,9 @@ from openmm import unit
 from tqdm.auto import tqdm
 
 from benchmark.data import store
+from benchmark.io import atomic_save_npy, atomic_save_npz, atomic_write_bytes, atomic_write_text
 from benchmark.errors import DataError
+from benchmark.seeding import derived_seed
 from benchmark.systems import System, SystemSpec, to_pdb_string
 from benchmark.tasks.protocol import LocalMD
 from benchmark.tasks.registry import Task
@@ -63,11 +64,6 @@ def platform_for(spec: SystemSpec) -> str:
     return "Reference" if spec.forcefield.nonbonded_method == "NoCutoff" else "CPU"
 
 
-def system_seed(task: str, system: str, seed: int) -> int:
-    """A per-system seed derived from the user seed, so systems do not share random forces."""
-    return zlib.crc32(f"{task}/{system}/{seed}".encode()) & 0x7FFFFFFF or 1
-
-
 def _context(system: System, seed: int, platform: str) -> openmm.Context:
     integrator = system.spec.forcefield.integrator(seed)
     props = DETERMINISTIC_CPU if platform == "CPU" else {}
@@ -94,7 +90,7 @@ def simulate(system: System, run: MDRun, work: Path, progress: bool = True, stop
         shutil.rmtree(work)  # chunks of a different run cannot be continued
         work.mkdir(parents=True)
     if not settings_path.is_file():
-        store.atomic_write_text(settings_path, wanted)
+        atomic_write_text(settings_path, wanted)
 
     n_chunks = -(-run.n_frames // run.frames_per_chunk)
     done = _complete_chunks(work, n_chunks)
@@ -124,8 +120,8 @@ def simulate(system: System, run: MDRun, work: Path, progress: bool = True, stop
                 pos[i] = state.getPositions(asNumpy=True).value_in_unit(unit.nanometer)
                 energy[i] = state.getPotentialEnergy().value_in_unit(unit.kilojoule_per_mole)
             dt = time.perf_counter() - t0
-            store.atomic_save_npz(work / f"chunk_{k:05d}.npz", positions=pos, potential_energy_kJ_per_mol=energy)
-            store.atomic_save_bytes(work / f"state_{k:05d}.chk", context.createCheckpoint())
+            atomic_save_npz(work / f"chunk_{k:05d}.npz", positions=pos, potential_energy_kJ_per_mol=energy)
+            atomic_write_bytes(work / f"state_{k:05d}.chk", context.createCheckpoint())
             steps = n * run.frame_interval_steps
             ns_per_day = steps * system.spec.forcefield.timestep_fs * 1e-6 / dt * 86400
             bar.set_postfix_str(f"{ns_per_day:.1f} ns/day")
@@ -184,7 +180,7 @@ def prepare_system(task: Task, tier: str, spec: SystemSpec, root: Path | None = 
             except DataError:
                 pass  # corrupt: regenerate below
     system = spec.build()
-    run = MDRun.from_local_md(md, system_seed(task.name, spec.name, seed), spec)
+    run = MDRun.from_local_md(md, derived_seed(seed, task.name, spec.name), spec)
     t0 = time.perf_counter()
     positions, energies = simulate(system, run, folder / WORK, progress=progress, stop_after_chunks=stop_after_chunks)
     seconds = round(time.perf_counter() - t0, 1)  # of this process only, if the run was resumed
@@ -197,9 +193,9 @@ def prepare_system(task: Task, tier: str, spec: SystemSpec, root: Path | None = 
     version = store.next_version(folder)  # the cached version stays readable until the commit
     for role in ("train", "val", "test"):
         start, stop = blocks[role]
-        store.atomic_save_npy(version / FILES[role], positions[start:stop])
-    store.atomic_save_npy(version / FILES["energies"], energies)
-    store.atomic_write_text(version / FILES["pdb"], to_pdb_string(system, system.minimized_positions))
+        atomic_save_npy(version / FILES[role], positions[start:stop])
+    atomic_save_npy(version / FILES["energies"], energies)
+    atomic_write_text(version / FILES["pdb"], to_pdb_string(system, system.minimized_positions))
     std = standardization_std(positions[slice(*blocks["train"])])
     store.commit_version(
         folder, version, list(FILES.values()),

@@ -30,8 +30,9 @@ import numpy as np
 from openmm import app
 
 from benchmark.data import store
+from benchmark.io import atomic_copy, atomic_write_bytes, atomic_write_text
 from benchmark.data.corpus import corpus_dir
-from benchmark.data.reference import PublishedTica
+from benchmark.metrics.tica import TicaProjection
 from benchmark.errors import DataError
 from benchmark.systems import System, SystemSpec, to_pdb_string
 from benchmark.tasks.registry import Task
@@ -53,7 +54,7 @@ def expected_tica_features(system: System) -> int:
     return comb(n_cns, 2) + 6 * (system.spec.n_residues - 1)
 
 
-def read_subsampled_npz(path: Path, system: System) -> tuple[np.ndarray, PublishedTica]:
+def read_subsampled_npz(path: Path, system: System) -> tuple[np.ndarray, TicaProjection]:
     """Positions (n, N, 3) nm and the TICA model of a ``*_subsampled.npz``, checked against ``system``."""
     with np.load(path, allow_pickle=False) as npz:
         missing = [k for k in NPZ_KEYS if k not in npz.files]
@@ -72,7 +73,7 @@ def read_subsampled_npz(path: Path, system: System) -> tuple[np.ndarray, Publish
     dim = int(np.asarray(dim).reshape(()))
     if not 1 <= dim <= projection.shape[1]:
         raise DataError(f"{path}: tica_dim {dim} is outside 1..{projection.shape[1]}.")
-    return positions, PublishedTica(mean=mean, projection=projection, dim=dim)
+    return positions, TicaProjection.published(mean, projection, dim)
 
 
 def _atom_keys(topology: app.Topology) -> list[tuple[int, str]]:
@@ -118,7 +119,7 @@ def _install(task: Task, spec: SystemSpec, sources: dict[str, Path], root: Path 
                             f"re-run with --replace to accept the new version.")
     version = store.next_version(folder)  # the cached version stays readable until the commit
     for src in sources.values():
-        store.atomic_copy(src, version / src.name)
+        atomic_copy(src, version / src.name)
     store.commit_version(folder, version, [s.name for s in sources.values()], source="published", task=task.name,
                          tier="paper", system=spec.name, task_version=task.version,
                          roles={r: f"{version.name}/{s.name}" for r, s in sources.items()},
@@ -159,7 +160,7 @@ def _extract_pdb(src_root: Path, split: str, sequence: str, dest: Path) -> Path:
                 break
         else:
             raise DataError(f"{tar_path} has no member {split}/{sequence}.pdb.")
-    store.atomic_save_bytes(dest, data)
+    atomic_write_bytes(dest, data)
     return dest
 
 
@@ -215,7 +216,7 @@ def register_training_shards(src_root: Path, root: Path | None = None) -> Path:
 
     manifest = {"source": "published", "hub_repo": MANY_REPO, "shard_dir": str(shard_dir),
                 "shards": {p.name: p.stat().st_size for p in shards}, "software": store.software_versions()}
-    store.atomic_write_text(folder / store.MANIFEST, json.dumps(manifest, indent=2, sort_keys=True) + "\n")
+    atomic_write_text(folder / store.MANIFEST, json.dumps(manifest, indent=2, sort_keys=True) + "\n")
     return folder
 
 

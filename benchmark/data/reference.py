@@ -9,27 +9,12 @@ import numpy as np
 
 from benchmark.data import store
 from benchmark.errors import DataError
+from benchmark.metrics.tica import TicaProjection
 from benchmark.systems import SystemSpec
 from benchmark.tasks.registry import Task
 
 #: Standardisation scale of the published transferable models (up_to_8aa data config), nm.
 PUBLISHED_TRANSFER_STD = 0.35
-
-
-@dataclass
-class PublishedTica:
-    """The TICA model stored in a ManyPeptidesMD ``*_subsampled.npz``."""
-
-    mean: np.ndarray  # (F,)
-    projection: np.ndarray  # (F, max_dim)
-    dim: int
-
-    def transform(self, features: np.ndarray) -> np.ndarray:
-        """(M, F) features -> (M, dim) TICA coordinates: (f - mean) @ projection[:, :dim]."""
-        features = np.asarray(features)
-        if features.ndim != 2 or features.shape[1] != self.mean.shape[0]:
-            raise ValueError(f"expected features of shape (M, {self.mean.shape[0]}), got {features.shape}")
-        return (features - self.mean) @ self.projection[:, : self.dim]
 
 
 @dataclass
@@ -42,7 +27,7 @@ class ReferenceData:
     source: str  # "local-md" or "published"
     eval_positions: np.ndarray  # (n, N, 3) nm
     test_positions: np.ndarray  # (T, N, 3) nm, time order
-    tica: PublishedTica | None
+    tica: TicaProjection | None  # the published TICA model (ManyPeptidesMD), else None
     std: float  # nm
     manifest: dict
     folder: Path | None = None

@@ -14,14 +14,13 @@ import hashlib
 import json
 import os
 import platform
-import tempfile
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from benchmark.errors import DataError
+from benchmark.io import atomic_write_text
 
 MANIFEST = "manifest.json"
 ENV_VAR = "BGBENCH_DATA"
@@ -48,43 +47,6 @@ def sha256_file(path: Path, block: int = 1 << 20) -> str:
         while chunk := fh.read(block):
             h.update(chunk)
     return h.hexdigest()
-
-
-def _atomic(path: Path, write: Callable[[Any], None], mode: str = "wb") -> None:
-    """Write through ``write(fh)`` into a temp file next to ``path``, then rename over it."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, mode) as fh:
-            write(fh)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-
-
-def atomic_save_npy(path: Path, array: np.ndarray) -> None:
-    _atomic(path, lambda fh: np.save(fh, array, allow_pickle=False))
-
-
-def atomic_save_npz(path: Path, **arrays: np.ndarray) -> None:
-    _atomic(path, lambda fh: np.savez(fh, **arrays))
-
-
-def atomic_write_text(path: Path, text: str) -> None:
-    _atomic(path, lambda fh: fh.write(text), mode="w")
-
-
-def atomic_copy(src: Path, dst: Path) -> None:
-    def copy(fh) -> None:
-        with open(src, "rb") as inp:
-            while chunk := inp.read(1 << 20):
-                fh.write(chunk)
-
-    _atomic(dst, copy)
 
 
 def software_versions() -> dict[str, str]:
@@ -139,10 +101,6 @@ def verify_files(folder: Path, manifest: dict, how_to_fix: str) -> None:
 
 def folder_size(folder: Path) -> int:
     return sum(p.stat().st_size for p in folder.rglob("*") if p.is_file())
-
-
-def atomic_save_bytes(path: Path, data: bytes) -> None:
-    _atomic(path, lambda fh: fh.write(data))
 
 
 def next_version(folder: Path) -> Path:

@@ -23,7 +23,7 @@ from tqdm.auto import tqdm
 
 from benchmark.errors import InvalidSamplesError
 from benchmark.metrics.chirality import apply_chirality_fix, chiral_centres, chirality_signs
-from benchmark.metrics.ess import kish_ess
+from benchmark.sampling.weights import normalized_ess
 from benchmark.metrics.features import dihedral_sincos, tica_features, torus_angles
 from benchmark.metrics.jsd import kmeans_jsd
 from benchmark.metrics.tica import TICA_DIM, TICA_LAGTIME, TicaProjection, fit_tica
@@ -67,7 +67,7 @@ def set_metrics(ref: FeatureSet, gen: FeatureSet, log_weights: np.ndarray | None
     ref, gen = ref.head(n), gen.head(n)
     out: dict[str, float] = {"num-eval-samples": float(n)}
     if log_weights is not None:
-        out["effective-sample-size"] = kish_ess(log_weights[:n])
+        out["effective-sample-size"] = normalized_ess(log_weights[:n])
     finite = np.isfinite(gen.energies)
     out["n-infinite-energy"] = float(n - finite.sum())
     e_gen, e_ref = gen.energies[finite], ref.energies[np.isfinite(ref.energies)]
@@ -131,7 +131,7 @@ class Evaluator:
             raise InvalidSamplesError(f"the reference has only {len(ref)} samples; at least {MIN_EVAL_SAMPLES} are needed.")
         published = getattr(reference, "tica", None)
         if published is not None:
-            self.tica = TicaProjection.from_published(published)
+            self.tica = published
         else:
             test = as_numpy_positions(reference.test_positions, system.n_atoms, "reference test_positions")
             self.tica = fit_tica(tica_features(test, system), TICA_LAGTIME, TICA_DIM)

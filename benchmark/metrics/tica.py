@@ -28,16 +28,16 @@ class TicaProjection:
     source: str  # "published" or a description of the local fit
 
     @classmethod
-    def from_published(cls, tica) -> "TicaProjection":
-        """Wrap any object with .mean, .projection, .dim (the npz's tica_mean / tica_projection / tica_dim)."""
-        mean = np.asarray(tica.mean, dtype=np.float64).reshape(-1)
-        projection = np.asarray(tica.projection, dtype=np.float64)
+    def published(cls, mean: np.ndarray, projection: np.ndarray, dim: int) -> "TicaProjection":
+        """The model stored in a ManyPeptidesMD npz (tica_mean, tica_projection, tica_dim), checked."""
+        mean = np.asarray(mean, dtype=np.float64).reshape(-1)
+        projection = np.asarray(projection, dtype=np.float64)
         if projection.ndim != 2 or projection.shape[0] != mean.shape[0]:
             raise DataError(
                 f"Published TICA model is inconsistent: mean {mean.shape} vs projection {projection.shape}; "
                 "re-download the reference data (bgbench data fetch TASK)."
             )
-        return cls(mean, projection, int(tica.dim), "published")
+        return cls(mean, projection, int(dim), "published")
 
     @property
     def n_features(self) -> int:

@@ -6,14 +6,19 @@ energy). Every random draw takes the run's ``torch.Generator`` so that a seed fi
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 
 from benchmark.errors import InvalidSamplesError
 
 
-def normalized_ess(logw: torch.Tensor) -> float:
-    """Kish ESS divided by the number of weights: exp(2 lse(logw) - lse(2 logw)) / n, in [0, 1]."""
-    logw = logw.to(torch.float64)
+def normalized_ess(logw: torch.Tensor | np.ndarray) -> float:
+    """Kish ESS divided by the number of weights: exp(2 lse(logw) - lse(2 logw)) / n, in [0, 1].
+
+    The one ESS of bgbench: samplers report it per step and the Evaluator scores it. 1 for equal
+    weights, 1/n for one dominant weight, 0 when no weight is finite (or there are none).
+    """
+    logw = torch.as_tensor(np.asarray(logw) if not isinstance(logw, torch.Tensor) else logw).to(torch.float64).reshape(-1)
     if logw.numel() == 0 or not torch.isfinite(logw).any():
         return 0.0
     log_ess = 2 * torch.logsumexp(logw, 0) - torch.logsumexp(2 * logw, 0)

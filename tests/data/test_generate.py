@@ -13,6 +13,7 @@ from benchmark.data import generate
 from benchmark.data.generate import prepare_system, split_blocks
 from benchmark.energy import OpenMMEnergy
 from benchmark.errors import DataError
+from benchmark.io import atomic_save_npy, atomic_write
 
 
 def test_resume_after_interrupt_equals_uninterrupted_run(tmp_path, small_chunks, tiny_task):
@@ -130,14 +131,14 @@ def test_stale_version_or_settings_are_detected(tmp_path, small_chunks, tiny_tas
 
 def test_interrupted_write_keeps_previous_file(tmp_path):
     path = tmp_path / "x.npy"
-    store.atomic_save_npy(path, np.arange(5.0))
+    atomic_save_npy(path, np.arange(5.0))
 
     def failing(fh):
         fh.write(b"partial")
         raise RuntimeError("killed")
 
     with pytest.raises(RuntimeError):
-        store._atomic(path, failing)
+        atomic_write(path, failing)
     np.testing.assert_array_equal(np.load(path), np.arange(5.0))
     assert [p.name for p in tmp_path.iterdir()] == ["x.npy"]
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from benchmark.results import RunRecord, SystemResult, write_record
-from leaderboard.plots_data import write_plot_data
+from benchmark.plot_data import write_plot_data
 
 QUICK_8AA = ("PGESTAES", "MAPQTIAT")  # the registry's quick-tier 8AA systems
 SCRIPT_DESCRIPTION = "<script>alert('x')</script> a flow with <b>markup</b>"

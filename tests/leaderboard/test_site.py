@@ -100,7 +100,7 @@ def test_cli_build(tmp_path, capsys):
 def test_bad_sidecars_are_reported_not_fatal(tmp_path):
     import numpy as np
 
-    from leaderboard.plots_data import sidecar_path, write_plot_data
+    from benchmark.plot_data import sidecar_path, write_plot_data
 
     root = write_fixture_records(tmp_path / "r", with_plots=False)
     sidecar_path(root / "robin" / "8AA-quick-10000-seed0.json").write_bytes(b"garbage")

@@ -13,7 +13,8 @@ from scipy.spatial.transform import Rotation
 
 from benchmark.energy import OpenMMEnergy, TargetEnergy
 from benchmark.errors import InvalidSamplesError
-from benchmark.metrics import Evaluator, energy_w2, kish_ess
+from benchmark.metrics import Evaluator, energy_w2
+from benchmark.sampling.weights import normalized_ess
 from benchmark.systems import AMBER14_OBC1, ZWITTERION, SystemSpec
 
 N_EVAL = 60
@@ -69,7 +70,7 @@ def test_keys_and_counts(setup):
         "correct-chirality-rate", "uncorrectable-chirality-rate"}
     assert {k.split("/", 1)[1] for k in out if k.startswith("resampled/")} == SET_KEYS | {"effective-sample-size"}
     assert out["chirality-fix"] == 1.0 and out["proposal/num-eval-samples"] == N_EVAL
-    assert out["resampled/effective-sample-size"] == pytest.approx(kish_ess(logw[:N_EVAL]))
+    assert out["resampled/effective-sample-size"] == pytest.approx(normalized_ess(logw[:N_EVAL]))
     ref_e = energy.energy(reference.eval_positions[:N_EVAL]).numpy()
     gen_e = energy.energy(gen[:N_EVAL]).numpy()
     assert out["proposal/energy-w2"] == pytest.approx(energy_w2(ref_e, gen_e))

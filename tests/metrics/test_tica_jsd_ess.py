@@ -12,7 +12,8 @@ from scipy.spatial.distance import jensenshannon
 from sklearn.cluster import KMeans
 
 from benchmark.errors import DataError
-from benchmark.metrics import TicaProjection, fit_tica, kish_ess, kmeans_jsd
+from benchmark.metrics import TicaProjection, fit_tica, kmeans_jsd
+from benchmark.sampling.weights import normalized_ess
 
 
 def _trajectory(n: int = 1500, f: int = 6, seed: int = 0) -> np.ndarray:
@@ -33,7 +34,7 @@ def test_fit_tica_reproduces_deeptime_transform():
 def test_published_projection_formula_and_mismatch():
     rng = np.random.default_rng(1)
     mean, proj = rng.normal(size=5), rng.normal(size=(5, 3))
-    tica = TicaProjection.from_published(SimpleNamespace(mean=mean, projection=proj, dim=2))
+    tica = TicaProjection.published(mean, proj, 2)
     f = rng.normal(size=(4, 5))
     expected = np.array([[sum((f[i, k] - mean[k]) * proj[k, j] for k in range(5)) for j in range(2)] for i in range(4)])
     np.testing.assert_allclose(tica.transform(f), expected, atol=1e-12)
@@ -44,10 +45,10 @@ def test_published_projection_formula_and_mismatch():
 
 
 def test_kish_ess_closed_forms():
-    assert kish_ess(np.zeros(10)) == pytest.approx(1.0)
-    assert kish_ess(np.array([0.0, -1e4, -1e4, -1e4])) == pytest.approx(0.25)
+    assert normalized_ess(np.zeros(10)) == pytest.approx(1.0)
+    assert normalized_ess(np.array([0.0, -1e4, -1e4, -1e4])) == pytest.approx(0.25)
     # weights 1, 1, 2, 2: (6)^2 / (4 * 10)
-    assert kish_ess(np.log([1.0, 1.0, 2.0, 2.0]) + 700.0) == pytest.approx(0.9)
+    assert normalized_ess(np.log([1.0, 1.0, 2.0, 2.0]) + 700.0) == pytest.approx(0.9)
 
 
 def test_kmeans_jsd_matches_hand_computation():

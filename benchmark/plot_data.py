@@ -1,4 +1,4 @@
-"""Optional per-record sidecar with small sample arrays for the leaderboard's plots.
+"""The per-record sidecar with small sample arrays for the leaderboard's plots (written by the harness).
 
 Records hold numbers only; histograms and densities need samples. A run may write
 ``<record>.samples.npz`` next to its record with keys ``"{system}/{kind}/{set}"``:
@@ -13,12 +13,12 @@ Arrays are thinned to at most ``MAX_POINTS`` rows so sidecars stay small enough 
 
 from __future__ import annotations
 
-import io
 from pathlib import Path
 
 import numpy as np
 
 from benchmark.errors import DataError
+from benchmark.io import atomic_save_npz
 
 KINDS = {"energies": 1, "phi_psi": 2, "tica": 2}  # kind -> ndim
 MAX_POINTS = 5_000
@@ -71,13 +71,7 @@ def write_plot_data(path: Path, data: dict[str, np.ndarray], max_points: int = M
         _check(key, array)
         finite = np.isfinite(array) if array.ndim == 1 else np.isfinite(array).all(axis=1)
         arrays[key] = thin(array[finite], max_points).astype(np.float32)
-    buffer = io.BytesIO()
-    np.savez_compressed(buffer, **arrays)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_bytes(buffer.getvalue())
-    tmp.replace(path)
-    return path
+    return atomic_save_npz(path, compressed=True, **arrays)
 
 
 def read_plot_data(path: Path) -> dict[str, np.ndarray]:

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from benchmark.errors import DataError
-from leaderboard.plots_data import MAX_POINTS, read_plot_data, sidecar_path, systems_in, thin, write_plot_data
+from benchmark.plot_data import MAX_POINTS, read_plot_data, sidecar_path, systems_in, thin, write_plot_data
 
 
 def test_round_trip_next_to_the_record(tmp_path):
