@@ -50,7 +50,8 @@ def test_md_run_writes_a_valid_record(data_dir, tmp_path):
     data = json.loads((tmp_path / "rec.json").read_text())
     assert data["n_systems_ok"] == 2 and data["task"]["name"] == "TINY"
     res = data["systems"]["Ace-A-Nme"]
-    assert res["energy_evaluations"] == {"budget": 300, "used": 300, "remaining": 0, "force_evaluations": 300}
+    assert res["energy_evaluations"] == {"budget": 300, "used": 300, "remaining": 0, "full": 300, "partial": 0,
+                                         "force_evaluations": 300}
     assert res["metrics"]["md/num-eval-samples"] == N_EVAL
     assert {"md/energy-w2", "md/torus-w2", "md/tica-w2"} <= set(res["metrics"])
     assert res["reference"]["hashes"]

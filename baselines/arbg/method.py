@@ -23,7 +23,7 @@ from baselines.arbg.density import ARDensity
 from baselines.arbg.preprocessing import Standardizer, align_to, centre, fit_sigma
 from baselines.arbg.training import TrainSettings, steps_for_epochs, train
 from baselines.arbg.transformer import CausalTransformer
-from benchmark.adapter import ProposalMethod, RunContext
+from benchmark.adapter import ProposalMethod, RunContext, SourceFacts
 from benchmark.errors import BgbenchError
 
 if TYPE_CHECKING:
@@ -55,13 +55,13 @@ class ARBG(ProposalMethod):
                 f"ARBG is a single-system method; task {task.name} is transferable. "
                 "The transferable autoregressive model (ROBIN) is a separate method."
             )
-        self.cfg = resolve_config(task.name, ctx.tier, self.config)
-        for spec in task.systems_for(ctx.tier):
+        self.cfg = resolve_config(task.name, ctx.tier, self.overrides)
+        for spec in ctx.systems:
             system = spec.build()
             path = self.checkpoint_path(task, spec.name, ctx)
             frames = None
             if not self._is_complete(path) or self.cfg.dequantization == "empirical":
-                frames = torch.as_tensor(ctx.training_positions(task, spec.name), dtype=torch.float32)
+                frames = torch.as_tensor(ctx.training_positions(spec.name), dtype=torch.float32)
             self.models[spec.name] = self.fit_or_load(system, path, ctx, frames)
 
     def _is_complete(self, path: Path) -> bool:
@@ -132,6 +132,12 @@ class ARBG(ProposalMethod):
         if system.name not in self.models:
             raise BgbenchError(f"ARBG has no model for system {system.name!r}; call setup(task, ctx) first.")
         return self.models[system.name]
+
+    def source_facts(self, system: "System", ctx: RunContext) -> SourceFacts:
+        """A density over all 3N coordinates as sampled (no centring), standardized by one scalar sigma."""
+        density, std = self._model(system)
+        return SourceFacts(coordinate_scale_nm=std.sigma, com="absolute", batch_size=self.cfg.sample_batch_size,
+                           device=ctx.device, exact_density=density.exact)
 
     def propose(self, system: "System", n: int, ctx: RunContext) -> tuple[torch.Tensor, torch.Tensor]:
         density, std = self._model(system)

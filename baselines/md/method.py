@@ -5,8 +5,19 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from benchmark.adapter import Method, RunContext, Samples
+from dataclasses import dataclass
+
 from baselines.md.langevin import run_langevin
+from benchmark.adapter import Method, RunContext, Samples
+from benchmark.config import MethodConfig
+
+
+@dataclass(frozen=True)
+class MDConfig(MethodConfig):
+    """None means the task's published value (friction per ps, time step in fs)."""
+
+    friction_per_ps: float | None = None
+    timestep_fs: float | None = None
 
 
 class MDBaseline(Method):
@@ -21,6 +32,8 @@ class MDBaseline(Method):
     name = "md"
     version = "1"
     description = "Langevin MD at equal energy budget from the minimized structure"
+    family = "molecular dynamics"
+    config_class = MDConfig
 
     def sample(self, system, energy, ctx: RunContext) -> Samples:
         recipe = system.spec.forcefield
@@ -39,8 +52,8 @@ class MDBaseline(Method):
             n_steps,
             record,
             kT=recipe.kT_kJ_per_mol,
-            friction_per_ps=self.config.get("friction_per_ps", recipe.friction_per_ps),
-            timestep_ps=self.config.get("timestep_fs", recipe.timestep_fs) / 1000.0,
+            friction_per_ps=self.cfg.friction_per_ps or recipe.friction_per_ps,
+            timestep_ps=(self.cfg.timestep_fs or recipe.timestep_fs) / 1000.0,
             rng=ctx.numpy_rng(),
         )
         return Samples(positions=torch.from_numpy(frames), set_name="md", diagnostics={"steps": n_steps})

@@ -9,7 +9,9 @@ Public API (what evaluation and methods call)::
 """
 
 from benchmark.data.store import data_dir
-from benchmark.data.reference import ReferenceData, content_hashes, load_reference
+from benchmark.data.reference import (
+    ReferenceData, content_hashes, load_reference, load_training_positions, training_data_hash,
+)
 from benchmark.data.corpus import iter_training_corpus
 
-__all__ = ["ReferenceData", "content_hashes", "data_dir", "iter_training_corpus", "load_reference"]
+__all__ = ["load_training_positions", "training_data_hash", "ReferenceData", "content_hashes", "data_dir", "iter_training_corpus", "load_reference"]

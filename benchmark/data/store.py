@@ -21,19 +21,9 @@ import numpy as np
 
 from benchmark.errors import DataError
 from benchmark.io import atomic_write_text
+from benchmark.paths import data_dir
 
 MANIFEST = "manifest.json"
-ENV_VAR = "BGBENCH_DATA"
-
-
-def data_dir() -> Path:
-    """The root of all bgbench data: ``$BGBENCH_DATA`` or the user cache dir."""
-    env = os.environ.get(ENV_VAR)
-    if env:
-        return Path(env).expanduser()
-    import platformdirs
-
-    return Path(platformdirs.user_cache_dir("bgbench")) / "data"
 
 
 def system_dir(task: str, tier: str, system: str, root: Path | None = None) -> Path:

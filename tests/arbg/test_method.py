@@ -22,9 +22,9 @@ class FakeContext(RunContext):
 
     calls = 0
 
-    def training_positions(self, task, system_name):
+    def training_positions(self, system_name):
         FakeContext.calls += 1
-        x0 = task.system(system_name).build().minimized_positions
+        x0 = self.task.system(system_name).build().minimized_positions
         rng = np.random.default_rng(0)
         return x0[None] + 0.01 * rng.standard_normal((16, *x0.shape))
 
@@ -32,7 +32,8 @@ class FakeContext(RunContext):
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
     task = get_task("ALDP")
-    ctx = FakeContext(seed=0, tier="quick", budget=100, work_dir=tmp_path_factory.mktemp("arbg"))
+    ctx = FakeContext(seed=0, tier="quick", budget=100, task=task, systems=task.systems,
+                      work_dir=tmp_path_factory.mktemp("arbg"))
     method = ARBG(**TINY)
     method.setup(task, ctx)
     return task, ctx, method, task.systems[0].build()
@@ -74,7 +75,8 @@ def test_setup_reuses_a_finished_checkpoint(trained):
 
 
 def test_transferable_tasks_and_unknown_keys_are_clear_errors(tmp_path):
-    ctx = FakeContext(seed=0, tier="quick", budget=10, work_dir=tmp_path)
+    task = get_task("ALDP")
+    ctx = FakeContext(seed=0, tier="quick", budget=10, task=task, systems=task.systems, work_dir=tmp_path)
     with pytest.raises(BgbenchError, match="ROBIN"):
         ARBG(**TINY).setup(get_task("4AA"), ctx)
     with pytest.raises(BgbenchError, match="Unknown ARBG config keys"):

@@ -9,6 +9,7 @@ import re
 import pytest
 
 from benchmark.cli import main
+from benchmark.results import SCHEMA_VERSION
 from leaderboard.site import build_site
 from tests.leaderboard.fixtures import SCRIPT_DESCRIPTION, write_fixture_records
 
@@ -39,7 +40,7 @@ def test_every_cell_links_to_its_records(site):
         text = (out / page).read_text()
         assert f'id="t-{anchor}"' in text
         for rec in re.findall(r'href="\.\./(records/[^"]+\.json)"', text):
-            assert json.loads((out / rec).read_text())["schema_version"] == 1
+            assert json.loads((out / rec).read_text())["schema_version"] == SCHEMA_VERSION
 
 
 def test_script_in_description_is_text(site):
