@@ -16,6 +16,8 @@ import typing
 from dataclasses import dataclass
 from typing import Any, ClassVar, TypeVar
 
+import yaml
+
 from benchmark.errors import BgbenchError
 
 C = TypeVar("C", bound="MethodConfig")
@@ -94,7 +96,7 @@ def coerce(value: Any, hint: Any, where: str) -> Any:
             return value
         raise ConfigError(f"{where} must be one of {', '.join(map(repr, args))}, got {value!r}.")
     if origin is tuple:
-        items = value.split(",") if isinstance(value, str) else value
+        items = [yaml.safe_load(v.strip()) for v in value.split(",")] if isinstance(value, str) else value
         if not isinstance(items, (list, tuple)):
             raise ConfigError(f"{where} must be a list, got {value!r}.")
         inner = args[0] if args else Any

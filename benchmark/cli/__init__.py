@@ -17,6 +17,7 @@ COMMAND_MODULES = (
     "benchmark.cli.check",
     "benchmark.cli.data",
     "benchmark.cli.leaderboard",
+    "benchmark.cli.weights",
 )
 
 
