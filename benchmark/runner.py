@@ -47,6 +47,7 @@ class RunConfig:
     out: Path | None = None
     device: str = "cpu"
     resume: bool = False
+    overwrite: bool = False  # replace an existing record at ``out`` (else: an error that says what to do)
     fix_chirality: bool = True
     method_config: dict[str, Any] = field(default_factory=dict)
     platform: str = "auto"
@@ -122,9 +123,14 @@ class Runner:
             return None
         return {"name": self.sampler_name, "options": dict(self.config.sampler_options)}
 
+    def _submission_facts(self) -> dict[str, Any]:
+        """Who made a submitted method and where its code is (from submission.yaml)."""
+        return {k: self.spec.info[k] for k in ("authors", "code_url") if k in self.spec.info}
+
     def _new_record(self) -> RunRecord:
         return RunRecord(
-            method={**self.method.describe(), "source": f"{self.spec.source}:{self.spec.target}"},
+            method={**self.method.describe(), **self._submission_facts(),
+                    "source": f"{self.spec.source}:{self.spec.target}"},
             task={"name": self.task.name, "version": self.task.version, "tier": self.config.tier},
             protocol=self.protocol.to_dict(),
             budget=self.budget,
@@ -137,6 +143,9 @@ class Runner:
         )
 
     def _load_or_create_record(self) -> RunRecord:
+        if self.out.exists() and not (self.config.resume or self.config.overwrite):
+            raise BgbenchError(f"{self.out} already exists. Pass --resume to continue it, --overwrite to replace it, "
+                               "or --out to write another file.")
         if not (self.config.resume and self.out.exists()):
             return self._new_record()
         record = read_record(self.out)

@@ -37,6 +37,8 @@ class ARBG(ProposalMethod):
     name = "arbg"
     version = "1"
     description = "Autoregressive Boltzmann generator: causal transformer over uniformly binned coordinates"
+    family = "autoregressive"
+    applies_to = "single-system"
 
     def __init__(self, **config: Any):
         super().__init__(**config)
