@@ -42,8 +42,31 @@ def _show(args: argparse.Namespace) -> int:
     return 0
 
 
+def _floors(args: argparse.Namespace) -> int:
+    from benchmark.metrics.noise_floor import cached_noise_floor
+    from benchmark.tasks import get_task
+    from leaderboard.floors import md_run_spread, write_floors_file
+    from leaderboard.store import load_records
+
+    task = get_task(args.task)
+    entries = []
+    for spec in task.systems_for(args.tier):
+        entry = cached_noise_floor(task, args.tier, spec, data_dir=Path(args.data_dir) if args.data_dir else None)
+        entries.append(entry)
+        values = ", ".join(f"{k} {v:.4g}" for k, v in sorted(entry["metrics"].items()))
+        print(f"{task.name} {args.tier} {spec.name}: {values} ({entry['num_samples_per_half']} samples per half)")
+    store = load_records(Path(args.results))
+    runs = [r for r in md_run_spread(store) if r["task"] == task.name and r["tier"] == args.tier]
+    for r in runs:
+        print(f"{task.name} {args.tier} budget {r['budget']}: MD run-to-run " + ", ".join(f"{k} {v:.4g}" for k, v in sorted(r["metrics"].items())))
+    path = write_floors_file(entries, runs, Path(args.out))
+    print(f"wrote {path}")
+    return 0
+
+
 def register(sub: argparse._SubParsersAction) -> None:
     from leaderboard.published import PUBLISHED_DIR
+    from leaderboard.floors import FLOORS_FILE
     from leaderboard.store import DEFAULT_RESULTS_DIR
 
     p = sub.add_parser("leaderboard", help="build the leaderboard site or print its tables")
@@ -59,6 +82,14 @@ def register(sub: argparse._SubParsersAction) -> None:
     common(b)
     b.add_argument("--out", default="site", help="output folder (default: %(default)s)")
     b.set_defaults(func=_build)
+
+    f = lsub.add_parser("floors", help="compute (once, cached) the noise floors of a task's systems and write the floors file")
+    f.add_argument("--task", required=True, help="task name, e.g. ALDP")
+    f.add_argument("--tier", choices=("paper", "quick"), default="quick", help="tier (default: %(default)s)")
+    f.add_argument("--results", default=str(DEFAULT_RESULTS_DIR), help="committed records, for the MD run-to-run spread (default: %(default)s)")
+    f.add_argument("--data-dir", default=None, help="reference data folder (default: $BGBENCH_DATA or the user cache)")
+    f.add_argument("--out", default=str(FLOORS_FILE), help="floors file to update (default: %(default)s)")
+    f.set_defaults(func=_floors)
 
     s = lsub.add_parser("show", help="print a task's tables as Markdown, LaTeX or plain text")
     s.add_argument("--task", required=True, help="task name, e.g. 8AA")
