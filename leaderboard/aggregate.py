@@ -96,6 +96,7 @@ class Table:
     published: list[Row] = field(default_factory=list)
     systems: list[str] = field(default_factory=list)
     floor: dict[str, FloorCell] = field(default_factory=dict)
+    md_runs: dict[str, float] = field(default_factory=dict)  # MD run-to-run spread at this budget (shown, not used for ties)
 
     @property
     def key(self) -> str:

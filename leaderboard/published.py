@@ -145,10 +145,12 @@ def protocol_label(v: PublishedValue) -> str:
     """The row's protocol in a few words, with its evaluation count."""
     from leaderboard.render_text import budget_label
 
+    if v.table_budget is None:
+        return v.protocol
     count = "energy evaluations not stated" if v.evaluations is None else f"{budget_label(v.evaluations)} energy evaluations"
     if v.partial_evaluations:
         count += f" + partial-energy evaluations ({v.partial_evaluations})"
-    return f"{v.protocol} ({count})" if v.table_budget is not None else v.protocol
+    return v.protocol if v.evaluations is None and "not stated" in v.protocol else f"{v.protocol} ({count})"
 
 
 def attach_published(tables: list[Table], values: list[PublishedValue]) -> list[Table]:
