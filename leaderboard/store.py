@@ -163,6 +163,7 @@ def read_untrusted(path: Path) -> tuple[RunRecord, dict[str, Any]]:
         if path.stat().st_size > MAX_RECORD_BYTES:
             raise ValueError(f"larger than {MAX_RECORD_BYTES // 2**20} MB; not a run record")
         data = json.loads(path.read_bytes().decode("utf-8"))
+        json.dumps(data, ensure_ascii=False).encode("utf-8")  # lone surrogates ("\\ud800") cannot be written to a page
         record = _from_dict(data)
         _check_types(record)
         return record, data
@@ -170,6 +171,8 @@ def read_untrusted(path: Path) -> tuple[RunRecord, dict[str, Any]]:
         raise ValueError("nested too deeply to be a run record") from None
     except UnicodeDecodeError as err:
         raise ValueError(f"not UTF-8 text ({err.reason} at byte {err.start})") from None
+    except UnicodeEncodeError:
+        raise ValueError("holds text that is not valid Unicode (a lone surrogate escape)") from None
     except (ValueError, BgbenchError) as err:  # JSON syntax, schema (RecordError), types
         raise ValueError(str(err).removeprefix(f"{path}: ")) from None
     except Exception as err:  # anything a hostile file can provoke: skip it, say why
