@@ -115,11 +115,16 @@ def budget_curves(panels: list[dict], path: Path, title: str) -> Path:
             kw = {"color": colors[item["label"]], **style.get(item["kind"], style["method"])}
             h = ax.errorbar([p[0] for p in points], [p[1] for p in points], yerr=[p[2] or 0.0 for p in points], capsize=3, **kw)
             handles.setdefault(plot_text(item["label"], 40) + (" (MD baseline)" if item["kind"] == "md" else ""), h)
+        values = [p[1] for s in panel["series"] for p in s["points"]]
+        wide = bool(values) and min(values) > 0 and max(values) / min(values) > 50  # e.g. one outlier method
         if panel.get("floor") is not None:
             h = ax.axhline(panel["floor"], color="#c0392b", lw=1.2, ls="-.")
-            ax.axhspan(0, panel["floor"], color="#c0392b", alpha=0.06)
+            if not wide:
+                ax.axhspan(0, panel["floor"], color="#c0392b", alpha=0.06)
             handles.setdefault("noise floor", h)
         ax.set_xscale("log")
+        if wide:
+            ax.set_yscale("log")
         ax.set_xlabel("energy evaluations per system")
         ax.set_ylabel(plot_text(panel["ylabel"]))
     fig.suptitle(plot_text(title, 120), fontsize=10)

@@ -24,6 +24,10 @@ DISPLAY_NAMES = {
     "torus-k-jsd": "T-JSD",
     "samples-per-second": "samples/s",
     "parameters-millions": "parameters",
+    "num-eval-samples": "samples scored",
+    "n-infinite-energy": "infinite energies",
+    "correct-chirality-rate": "correct chirality",
+    "uncorrectable-chirality-rate": "uncorrectable chirality",
 }
 
 #: Units shown next to the name. TICA coordinates (kinetic map) and JSDs are dimensionless; ESS is the
@@ -37,6 +41,8 @@ UNITS = {
     "effective-sample-size": "fraction",
     "samples-per-second": "1/s",
     "parameters-millions": "M",
+    "correct-chirality-rate": "fraction",
+    "uncorrectable-chirality-rate": "fraction",
 }
 
 #: Columns shown in leaderboard tables, in this order, when any row has them.

@@ -126,7 +126,7 @@ def test_budget_curve_has_the_md_baseline_and_the_floor(site):
 
 def test_build_without_sidecars(tmp_path):
     root = write_fixture_records(tmp_path / "r", with_plots=False)
-    release = build_site(root, tmp_path / "site")
+    release = build_site(root, tmp_path / "site", published=None)
     assert not release["budget_curves"] or all(c["png"].startswith("plots/budget/") for cs in release["budget_curves"].values() for c in cs)
     page = next((tmp_path / "site" / "systems").glob("8AA-PGESTAES-*.html")).read_text()
     assert "No plot data" in page
@@ -159,8 +159,40 @@ def test_bad_sidecars_are_reported_not_fatal(tmp_path):
     root = write_fixture_records(tmp_path / "r", with_plots=False)
     sidecar_path(root / "robin" / "8AA-quick-10000-seed0.json").write_bytes(b"garbage")
     write_plot_data(root / "robin" / "8AA-quick-10000-seed1.json", {"PGESTAES/energies/reference": np.zeros(0)})
-    release = build_site(root, tmp_path / "site")
+    release = build_site(root, tmp_path / "site", published=None)
     reasons = {p["path"].rsplit("/", 1)[-1]: p["reason"] for p in release["problems"]}
     assert "cannot read plot data" in reasons["8AA-quick-10000-seed0.json.samples.npz"]
     assert "plot PGESTAES/energies failed" in reasons["8AA-quick-10000-seed1.json.samples.npz"]
     assert (tmp_path / "site" / "index.html").exists()
+
+
+def test_cli_show_prints_plain_text_to_a_terminal(tmp_path, capsys, monkeypatch):
+    import sys
+
+    root = write_fixture_records(tmp_path / "r", with_plots=False)
+    monkeypatch.setattr(sys.stdout, "isatty", lambda: True)
+    assert main(["leaderboard", "show", "--task", "ALDP", "--tier", "quick", "--results", str(root), "--no-published"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("ALDP v1 · quick tier · budget 1e4") and "###" not in out and "\\_" not in out and "**" not in out
+    assert "E-W2 [kT] ↓" in out and "[1]" in out
+    assert main(["leaderboard", "show", "--task", "ALDP", "--format", "md", "--results", str(root), "--no-published"]) == 0
+    assert capsys.readouterr().out.startswith("### ALDP")
+
+
+def test_default_sources_add_local_results_marked_local(tmp_path, monkeypatch):
+    import shutil
+
+    from leaderboard.store import DEFAULT_RESULTS_DIR, default_sources
+
+    monkeypatch.chdir(tmp_path)
+    assert [(s.root, s.local) for s in default_sources()] == [(DEFAULT_RESULTS_DIR, False)]
+    root = write_fixture_records(tmp_path / "r", with_plots=False)
+    shutil.copytree(root / "robin", tmp_path / "results" / "robin")
+    sources = default_sources()
+    assert [(s.root.name, s.local) for s in sources] == [("results", False), ("results", True)]
+    from leaderboard.store import Source
+
+    release = build_site([Source(root), sources[1]], tmp_path / "site", published=None, floors=None)
+    local = [r for r in release["records"].values() if r["local"]]
+    assert len(local) == 6 and all(r["id"].startswith("local-") for r in local)
+    assert 'class="tag local"' in (tmp_path / "site" / "index.html").read_text()
