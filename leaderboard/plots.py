@@ -62,7 +62,7 @@ def energy_histogram(sets: dict[str, np.ndarray], path: Path, title: str) -> Pat
     ax.set_ylabel("density [1/kT]")
     ax.set_title(plot_text(title), fontsize=10)
     ax.legend(fontsize=8)
-    _save(fig, path)
+    _save(fig, path, left=0.8)
     return Path(path)
 
 
@@ -80,7 +80,7 @@ def _density_panels(sets: dict[str, np.ndarray], path: Path, title: str, labels:
         ax.set_xlabel(labels[0])
     axes[0][0].set_ylabel(labels[1])
     fig.suptitle(plot_text(title), fontsize=10)
-    _save(fig, path, left=0.6, top=0.6)
+    _save(fig, path, left=0.8, top=0.6)
     return Path(path)
 
 
@@ -130,5 +130,5 @@ def budget_curves(panels: list[dict], path: Path, title: str) -> Path:
     fig.suptitle(plot_text(title, 120), fontsize=10)
     rows = -(-len(handles) // 4)
     fig.legend(list(handles.values()), list(handles), loc="lower center", ncol=min(4, len(handles)), fontsize=7, frameon=False)
-    _save(fig, path, left=0.6, bottom=0.7 + 0.18 * rows, top=0.4, wspace=0.35)
+    _save(fig, path, left=0.8, bottom=0.7 + 0.18 * rows, top=0.4, wspace=0.4)
     return Path(path)

@@ -49,6 +49,7 @@ def _env() -> Environment:
     env.filters["slug"] = slug
     env.filters["budget"] = budget_label
     env.filters["num"] = _number
+    env.filters["fmt"] = lambda v: "—" if v is None else format_number(v)
     env.filters["floor"] = lambda f: "—" if not f or f.get("mean") is None else format_number(f["mean"]) + (
         "" if f.get("complete") else f" (n={f['n_systems']}/{f['n_expected']})")
     env.filters["set_short"] = lambda s: SET_SHORT.get(s, s)
