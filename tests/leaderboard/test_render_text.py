@@ -80,3 +80,16 @@ def test_plain_text_is_not_escaped_and_marks_ranks_in_words():
     text = table_text(_table(), "plain")
     assert "a_b <x> v1" in text and "\\_" not in text and "&lt;" not in text and "**" not in text
     assert "1.000 ± 0.500 [1=]" in text and "[1] best" in text
+
+
+def test_cli_tables_carry_units(capsys):
+    from benchmark.cli.output import print_rows
+
+    print_rows([{"system": "AAA", "energy-w2": 1.5, "torus-w2": 0.5, "tica-w2": 0.1, "ESS": 0.02}], as_json=False)
+    header = capsys.readouterr().out.splitlines()[0]
+    assert "E-W2 [kT] ↓" in header and "T-W2 [rad] ↓" in header and "ESS [fraction] ↑" in header
+    print_rows([{"metric": "md/energy-w2", "value": 1.0}, {"metric": "md/torus-w2", "value": 1.0}], as_json=False)
+    text = capsys.readouterr().out
+    assert "md/energy-w2 [kT]" in text and "md/torus-w2 [rad]" in text
+    print_rows([{"energy-w2": 1.0}], as_json=True)  # scripts keep the raw keys
+    assert '"energy-w2"' in capsys.readouterr().out

@@ -214,3 +214,20 @@ def test_local_records_are_marked_and_do_not_replace_committed_ones(tmp_path):
     robin = [r for r in table.rows if r.method == "robin"]
     assert sorted(r.local for r in robin) == [False, True]
     assert robin[0].cells["energy-w2"].mean == pytest.approx(robin[1].cells["energy-w2"].mean)
+
+
+def test_8aa_paper_records_from_before_the_tica_fix_carry_the_caveat(tmp_path):
+    import json
+
+    from leaderboard.board import build_board
+
+    root = write_fixture_records(tmp_path / "r", with_plots=False)
+    path = root / "tarflow" / "8AA-paper.json"
+    data = json.loads(path.read_text())
+    data["created"] = "2025-11-30T00:00:00+00:00"
+    path.write_text(json.dumps(data))
+    board = build_board(root, published=None, floors_file=None)
+    (paper,) = [t for t in board.tables if (t.task, t.tier) == ("8AA", "paper")]
+    assert any("C-alpha-only" in c for c in paper.rows[0].caveats)
+    (quick,) = [t for t in board.tables if (t.task, t.tier, t.budget) == ("8AA", "quick", 10_000)]
+    assert not any("C-alpha" in c for r in quick.rows for c in r.caveats)
