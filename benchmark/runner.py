@@ -125,7 +125,7 @@ class Runner:
 
     def _submission_facts(self) -> dict[str, Any]:
         """Who made a submitted method and where its code is (from submission.yaml)."""
-        return {k: self.spec.info[k] for k in ("authors", "code_url") if k in self.spec.info}
+        return {k: self.spec.info[k] for k in ("authors", "code_url", "disclosure") if k in self.spec.info}
 
     def _new_record(self) -> RunRecord:
         return RunRecord(
