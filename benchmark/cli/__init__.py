@@ -18,6 +18,7 @@ COMMAND_MODULES = (
     "benchmark.cli.data",
     "benchmark.cli.leaderboard",
     "benchmark.cli.weights",
+    "benchmark.cli.evaluate",
 )
 
 
