@@ -10,6 +10,7 @@ density of what was sampled. Weights live in the harness's weights store (toolki
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import torch
@@ -184,8 +185,8 @@ class ARBG(ProposalMethod):
         return torch.cat(out)
 
 
-def clip_census(binning: UniformBinning, view, frames: torch.Tensor, generator: torch.Generator,
-                chunk: int = 4096) -> dict[str, Any]:
+def clip_census(binning: UniformBinning, view: Callable[[torch.Tensor, torch.Generator], torch.Tensor],
+                frames: torch.Tensor, generator: torch.Generator, chunk: int = 4096) -> dict[str, Any]:
     """How many training coordinates fall beyond the bin range (and are clipped into the edge bins).
 
     Every training frame is put through the training view once (one augmentation draw each, from

@@ -84,7 +84,8 @@ class CorpusBatches:
     def __init__(self, corpus: Iterable[Any], batch_size: int, sigma: float, rotate: bool = True,
                  com_noise: bool = True, pad_to: int | None = None,
                  encoder: Callable[[Any], Any] = default_encoder):
-        self.batch_size, self.sigma, self.rotate, self.com_noise, self.pad_to = int(batch_size), float(sigma), rotate, com_noise, pad_to
+        self.batch_size, self.sigma, self.pad_to = int(batch_size), float(sigma), pad_to
+        self.rotate, self.com_noise = rotate, com_noise
         self.sequences: list[str] = []
         self.frames: list[torch.Tensor] = []
         self.encodings: list[Any] = []

@@ -48,14 +48,15 @@ def test_corpus_batches_are_padded_masked_and_encoded(corpus):
     b = src.batch(torch.Generator().manual_seed(1))
     n_atoms = {e.sequence: e.frames.shape[1] for e in corpus}
     assert b.x.shape == (64, max(n_atoms.values()), 3)
+    by_seq = {e.sequence: e for e in corpus}
     for i, seq in enumerate(b.sequences):
         n = n_atoms[seq]
         assert b.mask[i].sum() == n and b.mask[i, :n].all()
         assert (b.x[i, n:] == 0).all() and (b.encodings["atom_type"][i, n:] == 0).all()
-        assert b.encodings["atom_type"][i, :n].tolist() == atom_encodings(corpus[0 if seq == "AA" else 1].spec.build()).atom_type.tolist()
+        assert b.encodings["atom_type"][i, :n].tolist() == atom_encodings(by_seq[seq].spec.build()).atom_type.tolist()
         assert b.encodings["seq_len"][i] == len(seq)
         # the row is one of this peptide's frames, centred and divided by sigma
-        frames = centre(torch.as_tensor(corpus[0 if seq == "AA" else 1].frames)) / 0.5
+        frames = centre(torch.as_tensor(by_seq[seq].frames)) / 0.5
         assert (frames - b.x[i, :n]).abs().flatten(1).max(1).values.min() < 1e-6
     # frames are drawn uniformly over all 120, so the 90-frame peptide is drawn about 3x as often
     many = CorpusBatches(corpus, 3000, 0.5, rotate=False, com_noise=False).batch(torch.Generator().manual_seed(2))
