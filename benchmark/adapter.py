@@ -241,6 +241,12 @@ class Method(ABC):
         """Wall time of training done in this run, per system or corpus."""
         return {}
 
+    def diagnostics(self, system: "System", ctx: RunContext) -> dict[str, Any]:
+        """Facts about the method's model of ``system`` for the record (e.g. training data clipped by a
+        discretization, a training choice that biases the weights); the runner stores them under
+        ``diagnostics["method"]`` of the system's result."""
+        return {}
+
     def describe(self) -> dict[str, Any]:
         return {"name": self.name, "version": self.version, "description": self.description, "family": self.family,
                 "config": self.config, "parameters": self.parameter_count(), "training_seconds": self.training_seconds()}

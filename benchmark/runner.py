@@ -228,6 +228,9 @@ class Runner:
             samples = self.method.sample(system, energy, ctx)
         if not isinstance(samples, Samples):
             raise BgbenchError(f"sample() returned {type(samples).__name__}, not Samples")
+        method_facts = self.method.diagnostics(system, ctx)
+        if method_facts:
+            samples.diagnostics["method"] = method_facts
         return samples.validate(system.n_atoms)
 
     def _run_system(self, spec, reference, ctx: RunContext, record: RunRecord, ref_info: dict) -> SystemResult:
