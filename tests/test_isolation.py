@@ -324,6 +324,7 @@ seen = {{
     "view_train": any(p.name == "train.npy" for p in Path("/bgbench/data").rglob("*")),
     "other_weights": os.path.exists({str(tmp_path / "weights" / "local")!r} + "/other"),
     "parent": os.path.exists("/proc/{os.getpid()}"), "token": "BGBENCH_TEST_TOKEN" in os.environ,
+    "shadow": os.path.exists("/etc/shadow"),
 }}
 try:
     socket.create_connection(("1.1.1.1", 53), timeout=1); seen["network"] = True
@@ -343,7 +344,7 @@ print(repr(seen))
     assert out.returncode == 0, out.stderr
     seen = eval(out.stdout.strip().splitlines()[-1])  # our own probe's repr of a dict of booleans
     assert seen == {"data": False, "results": False, "view_test": False, "view_train": True, "other_weights": False,
-                    "parent": False, "token": False, "network": False}
+                    "parent": False, "token": False, "shadow": False, "network": False}
     assert (tmp_path / "scratch" / "scratch-ok").exists()
 
 

@@ -30,6 +30,9 @@ from benchmark.errors import BgbenchError
 
 #: Where the sandbox shows the training view.
 SANDBOX_DATA = "/bgbench/data"
+#: The few files of /etc that Python, OpenMM and torch read (not all of /etc: it holds the machine's secrets).
+SANDBOX_ETC = ("/etc/ld.so.cache", "/etc/ld.so.conf", "/etc/ld.so.conf.d", "/etc/alternatives", "/etc/passwd",
+               "/etc/group", "/etc/nsswitch.conf", "/etc/localtime", "/etc/os-release")
 #: Environment variables a sandboxed method keeps (everything else, tokens included, is dropped).
 SANDBOX_ENV_KEEP = ("PATH", "LANG", "LC_ALL", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS",
                     "OMP_WAIT_POLICY", "PYTHONHASHSEED", "TQDM_DISABLE")
@@ -153,9 +156,11 @@ def bwrap_binary() -> str:
 def bwrap_command(launch: Launch) -> list[str]:
     """bubblewrap arguments: read-only system and code, the view, scratch and own weights, no network."""
     args = [bwrap_binary(), "--unshare-all", "--die-with-parent", "--new-session", "--cap-drop", "ALL", "--clearenv"]
-    for path in ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", "/etc"):
+    for path in ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32"):
         if os.path.lexists(path):
             args += ["--ro-bind", path, path]
+    for path in SANDBOX_ETC:
+        args += ["--ro-bind-try", path, path]
     args += ["--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp", "--ro-bind-try", "/sys/devices/system/cpu",
              "/sys/devices/system/cpu"]
     for path in _python_dirs():
