@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 import torch
 
-from benchmark.adapter import SourceFacts
+from benchmark.adapter import ProposalMethod, SourceFacts
 from benchmark.data import generate, load_reference, load_training_positions
 from benchmark.errors import BgbenchError, DataError
 from benchmark.isolation import codec
@@ -267,6 +267,23 @@ def test_same_seed_same_record_with_and_without_a_method_process(data_dir, tmp_p
     assert a.status == b.status == "ok", (a.error, b.error)
     assert a.metrics == b.metrics and a.energy_evaluations == b.energy_evaluations
     assert b.diagnostics["method_process"]["cpu_s"] > 0
+
+
+class Unsendable(ProposalMethod):
+    """Answers propose with an object the wire cannot carry (a class method, isolated by its import path)."""
+
+    name = "unsendable"
+
+    def propose(self, system, n, ctx):
+        return torch.zeros(n, system.n_atoms, 3), object()
+
+
+def test_an_answer_the_wire_cannot_carry_fails_the_system(data_dir, tmp_path):
+    cfg = RunConfig(method=Unsendable, task=tiny_two_system_task(), data_dir=data_dir, work_dir=tmp_path / "work",
+                    out=tmp_path / "u.json", systems=[FIRST], budget=300, isolation="process")
+    res = Runner(cfg).run().systems[FIRST]
+    assert res.status == "failed" and "propose returned a value that cannot be sent" in res.error
+    assert "object" in res.error
 
 
 def test_submission_folders_are_isolated_by_default_and_builtins_are_not(data_dir, tmp_path):

@@ -32,6 +32,7 @@ from benchmark.energy.base import TargetEnergy
 from benchmark.errors import BgbenchError, BudgetExceeded, InvalidSamplesError
 from benchmark.isolation import codec
 from benchmark.isolation.channel import BulkFile, Channel, ChannelClosed
+from benchmark.isolation.wire import WireError
 from benchmark.systems import System, SystemSpec
 
 log = logging.getLogger("bgbench.isolation.child")
@@ -163,7 +164,13 @@ class MethodServer:
                 reply = {"ok": True, "value": handlers[op](msg.get("args") or {})}
             except BaseException as err:  # SystemExit and KeyboardInterrupt of a method are answers too
                 reply = error_reply(err)
-            self.channel.send(reply)
+            try:
+                self.channel.send(reply)
+            except ChannelClosed:
+                return
+            except WireError as err:  # the method returned something the wire cannot carry
+                what = (msg.get("args") or {}).get("name", op) if op == "call" else op
+                self.channel.send(error_reply(InvalidSamplesError(f"{what} returned a value that cannot be sent: {err}")))
             if op == "shutdown":
                 return
 
