@@ -169,6 +169,7 @@ class Runner:
 
         if self.isolation == "sandbox" and self.config.device.startswith("cuda"):
             raise BgbenchError("--isolation sandbox gives the method no GPU; use --isolation process on a GPU machine.")
+        check_name(self.spec.name, "A submission's name")  # it names the scratch and weights folders
         work = self._work_root()
         weights = work / "weights"
         launch = Launch(self.isolation, training_view(self.task, self.config.tier, self.systems, self.config.data_dir),

@@ -22,12 +22,12 @@ from benchmark.errors import BgbenchError, DataError
 from benchmark.isolation import codec
 from benchmark.isolation.channel import MAGIC, BulkFile, Channel, ChannelClosed, ChannelTimeout, new_bulk_file
 from benchmark.isolation.codec import ProtocolViolation
-from benchmark.isolation.launch import Launch, TrainingView, training_view
+from benchmark.isolation.launch import Launch, training_view
 from benchmark.isolation.remote import _RemoteLogQ
 from benchmark.isolation.wire import BufferSpec, Limits, WireError, encode, header_bytes, parse_header, resolve
 from benchmark.runner import RunConfig, Runner
 from benchmark.tasks import get_task
-from tests.test_runner import N_EVAL, tiny_two_system_task
+from tests.test_runner import tiny_two_system_task
 
 FIRST = "Ace-A-Nme"
 
@@ -306,6 +306,16 @@ def test_timeout_needs_isolation_and_config_errors_read_as_in_process(data_dir, 
     with pytest.raises(BgbenchError, match="Unknown GaussianConfig key"):
         Runner(RunConfig(method="submissions/example_gaussian", task=tiny_two_system_task(), data_dir=data_dir,
                          work_dir=tmp_path / "work", method_config={"sigam_nm": 1.0}))
+
+
+def test_a_submission_name_that_escapes_its_folders_is_refused(tmp_path):
+    folder = tmp_path / "evil"
+    folder.mkdir()
+    (folder / "submission.yaml").write_text("name: ../../evil\nentry: adapter:X\nauthors: []\ndescription: x\n")
+    (folder / "adapter.py").write_text("raise SystemExit('never imported by the harness')\n")
+    with pytest.raises(BgbenchError, match="submission's name must be"):
+        Runner(RunConfig(method=str(folder), task=tiny_two_system_task(), work_dir=tmp_path / "work"))
+    assert not (tmp_path / "evil" / "scratch").exists()
 
 
 def test_resume_refuses_another_isolation(data_dir, tmp_path):
