@@ -294,12 +294,12 @@ class Runner:
 
     def _setup(self, ctx: RunContext) -> str | None:
         """Set the method up; the failure reason, or None."""
-        self._reseed(ctx, self.seed)
         log.info("setting up %s for %s (%s tier): %s", self.method.name, self.task.name, self.config.tier,
                  ", ".join(s.name for s in ctx.systems))
         try:
             if self.host is not None:
                 self.host.begin_stage()
+            self._reseed(ctx, self.seed)
             self.method.setup(self.task, ctx)
         except METHOD_FAILURES as err:  # the method's failure is recorded for every system, never raised
             log.error("setup of %s failed: %s", self.method.name, _error(err))

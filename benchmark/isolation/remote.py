@@ -66,6 +66,7 @@ class MethodHost:
         self.start()
         if self._setup_args is not None:
             self.begin_stage()
+            self.reseed(self._setup_args["ctx"]["seed"])  # as the runner seeds before the first setup
             self.info = self.call("setup", self._setup_args, serve=self._serve_minimized())
 
     def close(self, cleanup: bool = True) -> None:
