@@ -178,6 +178,19 @@ class Runner:
             weights=WeightsStore(work / "weights"),
         )
 
+    def prepare(self) -> RunContext:
+        """Set the method up for the run's systems (train, or load trained weights) and sample nothing.
+
+        ``bgbench train`` and the training job of a launch plan use this, so that their weights
+        are trained exactly as inside ``run()`` (same systems, same seeding) and a later run, or
+        a system job of the plan, finds them complete in the weights store under the same key.
+        """
+        ctx = self._context(self.systems)
+        self.method.check_device(ctx)
+        _reseed(ctx, self.seed)
+        self.method.setup(self.task, ctx)
+        return ctx
+
     def run(self) -> RunRecord:
         from benchmark.data import content_hashes, load_reference
 

@@ -86,9 +86,7 @@ def _train(args: argparse.Namespace) -> int:
     from benchmark.runner import Runner
 
     runner = Runner(_config(args))
-    ctx = runner._context(runner.systems)
-    runner.method.check_device(ctx)
-    runner.method.setup(runner.task, ctx)
+    ctx = runner.prepare()
     print(f"{runner.method.name} is set up for {runner.task.name} ({args.tier} tier); weights under {ctx.weights.root}")
     return 0
 
