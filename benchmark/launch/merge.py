@@ -40,7 +40,7 @@ IDENTITY: dict[str, Callable[[RunRecord], Any]] = {
     "final set": lambda r: r.final_set or None,
     "isolation": lambda r: r.isolation,
     "track": lambda r: r.track,
-    "launch run id": lambda r: (r.environment.get("launch") or {}).get("run"),
+    "launch run id": lambda r: _launch(r).get("run"),
 }
 
 
@@ -69,12 +69,18 @@ class Merged:
     replaced: list[int] = field(default_factory=list)
 
 
+def _launch(record: RunRecord) -> dict[str, Any]:
+    """What the launch job that wrote ``record`` says about it ({} for other records)."""
+    launch = record.environment.get("launch")
+    return launch if isinstance(launch, dict) else {}
+
+
 def _shard_entries(record: RunRecord, name: str, systems: list[str]) -> list[dict[str, Any]]:
     """Provenance of the systems taken from ``record`` (a merged record carries its shards' entries)."""
     env = record.environment
-    if SHARDS_KEY in env:
-        return [e for e in env[SHARDS_KEY] if set(e.get("systems", [])) & set(systems)]
-    launch = env.get("launch") or {}
+    if isinstance(env.get(SHARDS_KEY), list):
+        return [e for e in env[SHARDS_KEY] if isinstance(e, dict) and set(map(str, e.get("systems") or [])) & set(systems)]
+    launch = _launch(record)
     return [{"systems": systems, "file": name, "created": record.created, "host": launch.get("host"),
              "device": launch.get("device"), "gpu": env.get("gpu"), "cpu": env.get("cpu"),
              "executor": launch.get("executor"), "scheduler_job": launch.get("scheduler_job"),
@@ -88,7 +94,7 @@ def merge_records(records: Sequence[RunRecord], names: Sequence[str] | None = No
         raise MergeError("Nothing to merge.")
     names = list(names or [f"record {i}" for i in range(len(records))])
     check_same_run(records, names)
-    order = sorted(range(len(records)), key=lambda i: (records[i].created, i))
+    order = sorted(range(len(records)), key=lambda i: (str(records[i].created), i))
     source: dict[str, int] = {}
     for i in order:
         for system in records[i].systems:
@@ -101,8 +107,10 @@ def merge_records(records: Sequence[RunRecord], names: Sequence[str] | None = No
     wall: dict[str, float] = {}
     for i in used:
         for key, value in records[i].wall_time_s.items():
-            wall[key] = wall.get(key, 0.0) + float(value)
-    training = {k: v for i in used for k, v in (records[i].method.get("training_seconds") or {}).items()}
+            if isinstance(value, (int, float)) and not isinstance(value, bool):
+                wall[key] = wall.get(key, 0.0) + float(value)
+    training = {k: v for i in used if isinstance(records[i].method.get("training_seconds"), dict)
+                for k, v in records[i].method["training_seconds"].items()}
     method = {**newest.method, "training_seconds": training,
               "parameters": next((records[i].method.get("parameters") for i in reversed(used)
                                   if records[i].method.get("parameters") is not None), None)}
@@ -116,7 +124,7 @@ def merge_records(records: Sequence[RunRecord], names: Sequence[str] | None = No
         evaluation=next((r.evaluation for r in last if r.evaluation), {}),
         final_set=next((r.final_set for r in last if r.final_set), ""),
         energy=next((r.energy for r in last if r.energy), {}),
-        created=max(records[i].created for i in used),
+        created=max(str(records[i].created) for i in used),
     )
     return Merged(record, source, used, replaced)
 
