@@ -14,6 +14,7 @@ from pathlib import Path
 import torch
 
 from benchmark.adapter import Method, RunContext, Samples
+from benchmark.weights import WeightsKey
 
 
 def trainings(work_dir: Path) -> list[str]:
@@ -32,7 +33,7 @@ class CountingTrainer(Method):
         log = Path(ctx.work_dir).parent.parent / "trainings.log"  # <work>/scratch/<method> -> <work>
         for spec in ctx.systems:
             subject = "corpus" if task.transferable else spec.name
-            entry = ctx.weights.entry(ctx.weights_key(self, subject))
+            entry = ctx.weights.entry(self._key(ctx, subject))
             with entry.lock():
                 if not entry.complete:
                     with open(log, "a") as fh:
@@ -40,6 +41,14 @@ class CountingTrainer(Method):
                     scale = 0.002 + 0.01 * torch.rand(1, generator=ctx.generator, dtype=torch.float64)
                     entry.save_weights({"scale": scale})
             self.scale[spec.name] = float(entry.load_weights()["scale"][0])
+
+    def _key(self, ctx: RunContext, subject: str) -> WeightsKey:
+        if subject != "corpus":
+            return ctx.weights_key(self, subject)
+        # ctx.weights_key(self, "corpus") needs benchmark.data.open_training_corpus, which does not exist
+        # yet; the corpus model is keyed without a training-data hash here.
+        return WeightsKey(method=self.name, task=ctx.task.name, tier=ctx.tier, subject=subject, seed=int(ctx.seed),
+                          config=dict(self.config))
 
     def sample(self, system, energy, ctx: RunContext) -> Samples:
         x = torch.as_tensor(system.minimized_positions, dtype=torch.float64).repeat(ctx.n_eval_samples or 100, 1, 1)
