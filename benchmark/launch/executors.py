@@ -18,6 +18,7 @@ from concurrent.futures import ProcessPoolExecutor, as_completed
 from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 
+from benchmark.errors import BgbenchError
 from benchmark.launch.jobs import JobCall, Outcome, run_job
 
 JobFn = Callable[[JobCall], Outcome]
@@ -128,15 +129,20 @@ def make_executor(name: str, **options) -> Executor:
     """The executor called ``name`` ("local", "slurm" or "ray") with its options."""
     if name == "local":
         return LocalExecutor(workers=options.get("workers") or 1)
-    if name == "slurm":
-        from benchmark.launch.slurm import SubmititExecutor
+    if name not in ("slurm", "ray"):
+        raise ValueError(f"Unknown executor {name!r}: local, slurm or ray.")
+    try:
+        if name == "slurm":
+            from benchmark.launch.slurm import SubmititExecutor
 
-        return SubmititExecutor(**options)
-    if name == "ray":
+            return SubmititExecutor(**options)
         from benchmark.launch.ray_executor import RayExecutor
 
         return RayExecutor(**options)
-    raise ValueError(f"Unknown executor {name!r}: local, slurm or ray.")
+    except ImportError as err:
+        raise BgbenchError(f"--executor {name} needs {err.name}: pip install -e '.[cluster]'.") from err
+    except RuntimeError as err:  # submitit finds no SLURM here
+        raise BgbenchError(f"--executor {name}: {err} (--submitit-cluster local runs the same jobs here)") from err
 
 
 __all__ = ["Executor", "LocalExecutor", "code_on_pythonpath", "code_root", "lost", "make_executor"]

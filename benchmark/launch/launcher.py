@@ -8,6 +8,7 @@ training failed is reported as blocked, not run (it would train by itself, once 
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -51,7 +52,12 @@ def launch(plan_dir: Path, executor: Executor, results: Path | None = None, data
     jobs = read_plan(plan_dir)
     out = LaunchReport()
 
+    by_id = {job.id: job for job in jobs}
+
     def note(outcome: Outcome) -> None:
+        if outcome.kind == "?" and outcome.job in by_id:  # a lost job: the executor knew only its spec file
+            job = by_id[outcome.job]
+            outcome = dataclasses.replace(outcome, label=job.label, kind=job.kind)
         out.outcomes.append(outcome)
         report(outcome)
 

@@ -14,6 +14,7 @@ import logging
 
 import ray
 
+from benchmark.errors import BgbenchError
 from benchmark.launch.executors import Executor, JobFn, Report, code_on_pythonpath, lost
 from benchmark.launch.jobs import JobCall, Outcome, run_job
 
@@ -29,18 +30,31 @@ class RayExecutor(Executor):
         super().__init__(job_fn)
         self.workers = workers
         self._started = False
+        self._init = {"include_dashboard": False, "logging_level": logging.WARNING}
+        if address:
+            self._init["address"] = address
+        else:
+            self._init.update(num_cpus=num_cpus, num_gpus=num_gpus, object_store_memory=int(object_store_mb) << 20)
+        self._task = {"num_cpus": cpus_per_job, "num_gpus": gpus_per_job, "max_retries": max_retries}
+        self.remote = None
+
+    def _start(self) -> None:
+        """Join or start Ray when there is work (a relaunch of a finished plan starts nothing)."""
+        if self.remote is not None:
+            return
         if not ray.is_initialized():
-            options: dict = {"include_dashboard": False, "logging_level": logging.WARNING}
-            if address:
-                options["address"] = address
-            else:
-                options.update(num_cpus=num_cpus, num_gpus=num_gpus, object_store_memory=int(object_store_mb) << 20)
-            with code_on_pythonpath():  # a local instance's workers inherit this environment
-                ray.init(**options)
+            try:
+                with code_on_pythonpath():  # a local instance's workers inherit this environment
+                    ray.init(**self._init)
+            except (RuntimeError, ConnectionError, ValueError) as err:
+                raise BgbenchError(f"Ray did not start or connect ({self._init.get('address', 'local')}): {err}") from err
             self._started = True
-        self.remote = ray.remote(num_cpus=cpus_per_job, num_gpus=gpus_per_job, max_retries=max_retries)(self.job_fn)
+        self.remote = ray.remote(**self._task)(self.job_fn)
 
     def map(self, calls: list[JobCall], report: Report) -> list[Outcome]:
+        if not calls:
+            return []
+        self._start()
         todo, running = list(calls), {}
         limit = self.workers or len(calls)
         outcomes: list[Outcome] = []
@@ -61,7 +75,7 @@ class RayExecutor(Executor):
     def close(self) -> None:
         if self._started and ray.is_initialized():
             ray.shutdown()
-        self._started = False
+        self._started, self.remote = False, None
 
 
 __all__ = ["RayExecutor"]
