@@ -2,7 +2,7 @@
 
 A system job writes a record with one system. ``merge_records`` combines the shards of one run
 (same method, version and config, task version and tier, budget, seed, sampler, protocol and
-evaluation settings) into the record a single process would have written, system by system, and
+chirality fix; for launch shards, the same run id) into the record a single process would have written, system by system, and
 keeps each shard's provenance (host, device, wall time, spec id) under ``environment.shards``.
 Shards that disagree on any of those are refused with the field that differs: they are different
 runs and averaging them would be wrong. When two records hold the same system, the newer one wins
@@ -101,7 +101,9 @@ def merge_records(records: Sequence[RunRecord], names: Sequence[str] | None = No
             source[system] = i
     used = [i for i in order if i in source.values()]
     replaced = [i for i in order if i not in used]
-    systems = {s: records[i].systems[s] for s, i in sorted(source.items(), key=lambda kv: _system_order(records[0], kv[0]))}
+    task_order = expected_systems(records[0])  # a single-process run lists systems in the task's order
+    rank = {s: (task_order.index(s) if s in task_order else len(task_order), s) for s in source}
+    systems = {s: records[source[s]].systems[s] for s in sorted(source, key=rank.__getitem__)}
     newest = records[used[-1]]
     shards = [e for i in used for e in _shard_entries(records[i], names[i], [s for s, j in source.items() if j == i])]
     wall: dict[str, float] = {}
@@ -127,12 +129,6 @@ def merge_records(records: Sequence[RunRecord], names: Sequence[str] | None = No
         created=max(str(records[i].created) for i in used),
     )
     return Merged(record, source, used, replaced)
-
-
-def _system_order(record: RunRecord, system: str) -> tuple[int, str]:
-    """The task's order of systems (as a single-process run lists them), unknown ones last by name."""
-    names = expected_systems(record)
-    return (names.index(system) if system in names else len(names), system)
 
 
 def expected_systems(record: RunRecord) -> list[str]:
