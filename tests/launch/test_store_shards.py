@@ -45,3 +45,13 @@ def test_records_of_other_settings_are_not_merged_but_reported(tmp_path):
     store = load_records(tmp_path)
     (problem,) = store.problems
     assert problem.path == str(tmp_path / "AA.json") and "method config differ" in problem.reason
+
+
+def test_odd_provenance_in_a_shard_never_stops_a_load(tmp_path):
+    write_record(shard("AA", 1.0), tmp_path / "AA.json")
+    odd = shard("KG", 2.0, wall_time_s={"total": "slow"})
+    odd.environment.update(launch="not an object", shards=["nor this"])
+    write_record(odd, tmp_path / "KG.json")
+    store = load_records(tmp_path)
+    assert len(store.records) == 1 and store.problems == []
+    assert sorted(next(iter(store.records.values())).systems) == ["AA", "KG"]
