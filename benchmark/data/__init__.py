@@ -2,14 +2,25 @@
 
 Public API (what evaluation and methods call)::
 
-    load_reference(task, tier, system, data_dir=None) -> ReferenceData
+    load_reference(task, tier, system, data_dir=None) -> ReferenceData   # .train_positions(), .split_hash("train")
     content_hashes(ref) -> dict[str, str]
     data_dir() -> Path
-    iter_training_corpus(tier, data_dir=None) -> Iterator[(sequence, (T, N, 3) nm)]
+    open_training_corpus(tier, data_dir=None) -> TrainingCorpus           # streams CorpusEntry per peptide
+
+Modules, imported one way only (tests/test_import_graph.py checks it)::
+
+    store        folders, manifests, hashes (the cache)
+    formats      file layouts: local splits, published npy / npz / shards, PDB text
+    basins       backbone basin labels and populations with errors
+    corpus       reading the training corpus of a tier
+    reference    reading the evaluation reference of a system
+    starts, replica_md, generate, corpus_md, published   making data (local MD, imports)
+    cards        the data cards, rendered from all of the above
 """
 
-from benchmark.data.store import data_dir
+from benchmark.data.corpus import CorpusEntry, TrainingCorpus, open_training_corpus
 from benchmark.data.reference import ReferenceData, content_hashes, load_reference
-from benchmark.data.corpus import iter_training_corpus
+from benchmark.data.store import data_dir
 
-__all__ = ["ReferenceData", "content_hashes", "data_dir", "iter_training_corpus", "load_reference"]
+__all__ = ["CorpusEntry", "ReferenceData", "TrainingCorpus", "content_hashes", "data_dir", "load_reference",
+           "open_training_corpus"]
