@@ -2,10 +2,13 @@
 
 Three sources, in this order of precedence:
 
-1. built-in baselines (``BUILTIN_METHODS``: name -> "module:Class"),
+1. built-in baselines (``BUILTIN_METHODS``: name -> where the class lives, family, tasks, GPU),
 2. plugins installed with pip that declare an entry point in the group ``bgbench.methods``,
-3. a submission folder (``--method submissions/my_method``) holding ``submission.yaml``, whose
-   ``entry`` names "module_file:Class" relative to the folder.
+3. a submission folder (``--method submissions/my_method``, or its yaml ``name`` for folders under
+   ./submissions) holding ``submission.yaml``, whose ``entry`` names "module_file:Class" relative
+   to the folder; the yaml ``name`` must equal the class's ``name``.
+
+Names are matched without regard to case; records and files always use the canonical name.
 
 Listing methods reads names and YAML only, so it never imports torch models.
 """
@@ -14,6 +17,7 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+import re
 import sys
 from dataclasses import dataclass, field
 from importlib import metadata
@@ -26,10 +30,25 @@ from benchmark.errors import BgbenchError, UnknownNameError
 
 ENTRY_POINT_GROUP = "bgbench.methods"
 
-BUILTIN_METHODS: dict[str, str] = {
-    "md": "baselines.md:MDBaseline",
-    "arbg": "baselines.arbg:ARBG",
+@dataclass(frozen=True)
+class Builtin:
+    """A built-in method: where its class lives and what ``bgbench methods`` says about it.
+
+    The facts repeat the class attributes so that listing never imports a model (and a test checks
+    that they agree with the classes).
+    """
+
+    target: str  # "module:Class"
+    family: str
+    applies_to: str  # "single-system", "transferable" or "all"
+    requires_gpu: bool = False
+
+
+BUILTIN_METHODS: dict[str, Builtin] = {
+    "md": Builtin("baselines.md:MDBaseline", "molecular dynamics", "all"),
+    "arbg": Builtin("baselines.arbg:ARBG", "autoregressive", "single-system"),
 }
+SUBMISSIONS_DIR = Path("submissions")
 
 SUBMISSION_FILE = "submission.yaml"
 SUBMISSION_KEYS = ("name", "entry", "authors", "description")
@@ -53,6 +72,11 @@ class MethodSpec:
 
         if self.source == "folder":
             cls = _load_from_folder(Path(self.target), self.info)
+            if isinstance(cls, type) and getattr(cls, "name", None) != self.name:
+                raise MethodLoadError(
+                    f"{Path(self.target) / SUBMISSION_FILE} names the method {self.name!r}, but its class "
+                    f"{cls.__name__} says name = {getattr(cls, 'name', None)!r}. Make them equal: the name is how "
+                    "records, files and leaderboard rows are told apart.")
         elif self.source == "plugin":
             cls = self.info["entry_point"].load()
         else:
@@ -87,6 +111,12 @@ def read_submission(folder: Path) -> dict[str, Any]:
         raise MethodLoadError(f"{path} lacks {', '.join(missing)}.")
     if ":" not in str(info["entry"]):
         raise MethodLoadError(f"{path}: entry must look like 'adapter:MyMethod', got {info['entry']!r}.")
+    name = info["name"]
+    if not isinstance(name, str) or not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._+-]{0,63}", name):
+        raise MethodLoadError(f"{path}: name must be 1-64 letters, digits, '.', '_', '+' or '-', got {name!r}.")
+    if info.get("track", "closed") not in ("closed", "open"):
+        raise MethodLoadError(f"{path}: track must be 'closed' (the task's training data and budget only) or "
+                              f"'open' (anything, disclosed), got {info.get('track')!r}.")
     return info
 
 
@@ -109,23 +139,43 @@ def _load_from_folder(folder: Path, info: dict[str, Any]) -> type:
     return getattr(module, attr)
 
 
-def available_methods() -> dict[str, MethodSpec]:
-    """Built-in and plugin methods by name (folders are addressed by path instead)."""
-    methods = {name: MethodSpec(name, "builtin", target) for name, target in BUILTIN_METHODS.items()}
+def _submission_folders(root: Path = SUBMISSIONS_DIR) -> dict[str, MethodSpec]:
+    """Submission folders under ``./submissions`` by their yaml name (unreadable ones are skipped)."""
+    out: dict[str, MethodSpec] = {}
+    if not root.is_dir():
+        return out
+    for folder in sorted(p for p in root.iterdir() if (p / SUBMISSION_FILE).is_file()):
+        try:
+            info = read_submission(folder)
+        except MethodLoadError:
+            continue
+        out.setdefault(str(info["name"]), MethodSpec(str(info["name"]), "folder", str(folder), info))
+    return out
+
+
+def available_methods(include_folders: bool = False) -> dict[str, MethodSpec]:
+    """Built-in and plugin methods by name, and (if asked) the submission folders under ./submissions."""
+    methods = {name: MethodSpec(name, "builtin", b.target, {"builtin": b}) for name, b in BUILTIN_METHODS.items()}
     for name, spec in _plugins().items():
         methods.setdefault(name, spec)
+    if include_folders:
+        for name, spec in _submission_folders().items():
+            methods.setdefault(name, spec)
     return methods
 
 
 def find_method(name_or_path: str) -> MethodSpec:
-    """Resolve ``--method``: a registered name, or a folder with a submission.yaml."""
-    methods = available_methods()
-    if name_or_path in methods:
-        return methods[name_or_path]
+    """Resolve ``--method``: a name as ``bgbench methods`` lists it (any case), or a submission folder."""
     folder = Path(name_or_path)
-    if folder.is_dir():
+    if folder.is_dir() and (folder / SUBMISSION_FILE).is_file():
         info = read_submission(folder)
         return MethodSpec(str(info["name"]), "folder", str(folder), info)
+    methods = available_methods(include_folders=True)
+    by_lower = {name.lower(): spec for name, spec in methods.items()}
+    if name_or_path.lower() in by_lower:
+        return by_lower[name_or_path.lower()]
+    if folder.is_dir():
+        read_submission(folder)  # raises with what is missing
     if "/" in name_or_path or name_or_path.startswith("."):
         raise MethodLoadError(f"Method folder {name_or_path!r} does not exist.")
     raise UnknownNameError("method", name_or_path, methods)

@@ -1,32 +1,40 @@
 """Run records: the versioned JSON that every run writes and the leaderboard reads.
 
-Schema (``schema_version`` 1). Keys marked * may be null.
+Schema (``schema_version`` 2; version-1 records are read and upgraded). Keys marked * may be null.
 
 ``schema_version``  int, bumped on any incompatible change.
 ``bgbench_version`` str; ``created`` ISO-8601 UTC time the record was first written.
-``method``          {name, version, description, config (dict), source (where it was loaded from)}.
+``method``          {name, version, description, family, config (every resolved field), source (where it
+                    was loaded from), parameters*, training_seconds {system or corpus: s}}.
 ``task``            {name, version, tier}.
 ``protocol``        the task's Protocol for the tier, as a dict (n_eval_samples, budgets, seeds, ...).
 ``budget``          int, energy evaluations allowed per system in this run.
 ``seed``            int, the run seed (same seed, same record apart from timings and ``created``).
-``sampler``*        {name, settings} of the harness sampler (SNIS filter, SMC steps, ...), null
-                    for methods that sample directly (e.g. MD).
+``sampler``*        {name, options} of the harness sampler (the user's settings; every resolved setting,
+                    including those the method's source facts fix, is in each system's diagnostics),
+                    null for methods that sample directly (e.g. MD).
 ``evaluation``      the evaluator's settings (chirality fix, sample counts, TICA source and lag).
 ``final_set``       name of the set that is the method's answer ("resampled", "smc", "md", ...); the
                     leaderboard reads ``{final_set}/{metric}``.
 ``systems``         {system name: SystemResult}; SystemResult = {status "ok"|"failed", error*,
-                    metrics {"{set}/{metric}": float}, energy_evaluations {budget, used,
-                    force_evaluations}, wall_time_s {stage: seconds}, reference {source, hashes}}.
+                    metrics {"{set}/{metric}": float}, energy_evaluations {budget, used, remaining,
+                    full, partial, force_evaluations}, wall_time_s {stage: seconds}, reference {source,
+                    hashes}, diagnostics {sampler settings and per-step ESS, resampling, acceptance,
+                    filter counts; the method's source facts}}.
 ``aggregate``       {"{set}/{metric}": mean over the systems with status ok}; ``n_systems_ok``,
                     ``n_systems_failed``.
 ``wall_time_s``     {stage: seconds} for the whole run (setup, total).
 ``environment``     {python, platform, cpu, gpu*, packages {name: version}, git_revision*}.
+``energy``          {backend "openmm"|"torch", precision, platform or device} of the target energy.
+``isolation``       "none", "process" or "sandbox": how the method was separated from the harness.
+``track``           "closed" (the task's training data and budget only) or "open" (anything, disclosed).
 
 Records are written atomically (temporary file, then rename), so a reader never sees half a record.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 from dataclasses import asdict, dataclass, field
@@ -38,7 +46,10 @@ from benchmark import __version__
 from benchmark.errors import BgbenchError
 from benchmark.io import atomic_write_text
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+READABLE_VERSIONS = (1, 2)
+ISOLATION_LEVELS = ("none", "process", "sandbox")
+TRACKS = ("closed", "open")
 STATUSES = ("ok", "failed")
 
 
@@ -54,6 +65,7 @@ class SystemResult:
     energy_evaluations: dict[str, int] = field(default_factory=dict)
     wall_time_s: dict[str, float] = field(default_factory=dict)
     reference: dict[str, Any] = field(default_factory=dict)
+    diagnostics: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -69,6 +81,9 @@ class RunRecord:
     systems: dict[str, SystemResult] = field(default_factory=dict)
     wall_time_s: dict[str, float] = field(default_factory=dict)
     environment: dict[str, Any] = field(default_factory=dict)
+    energy: dict[str, Any] = field(default_factory=dict)
+    isolation: str = "none"
+    track: str = "closed"
     created: str = field(default_factory=lambda: datetime.now(timezone.utc).isoformat(timespec="seconds"))
     schema_version: int = SCHEMA_VERSION
     bgbench_version: str = __version__
@@ -99,9 +114,33 @@ class RunRecord:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "RunRecord":
         validate_record(data)
-        fields = {k: v for k, v in data.items() if k not in ("aggregate", "n_systems_ok", "n_systems_failed")}
-        fields["systems"] = {name: SystemResult(**res) for name, res in data["systems"].items()}
+        data = upgrade(data)
+        known = {f.name for f in dataclasses.fields(cls)}
+        extra = sorted(set(data) - known - {"aggregate", "n_systems_ok", "n_systems_failed"})
+        if extra:
+            raise RecordError(f"unknown key(s) {extra}")
+        fields = {k: v for k, v in data.items() if k in known}
+        result_keys = {f.name for f in dataclasses.fields(SystemResult)}
+        systems = {}
+        for name, res in data["systems"].items():
+            unknown = sorted(set(res) - result_keys)
+            if unknown:
+                raise RecordError(f"system {name!r} has unknown key(s) {unknown}")
+            systems[name] = SystemResult(**res)
+        fields["systems"] = systems
         return cls(**fields)
+
+
+def upgrade(data: dict[str, Any]) -> dict[str, Any]:
+    """A version-1 record as version 2: it ran in-process on OpenMM, on the closed track."""
+    if data.get("schema_version") != 1:
+        return data
+    data = dict(data)
+    data["schema_version"] = SCHEMA_VERSION
+    data.setdefault("energy", {"backend": "openmm"})
+    data.setdefault("isolation", "none")
+    data.setdefault("track", "closed")
+    return data
 
 
 _REQUIRED: dict[str, type | tuple[type, ...]] = {
@@ -131,8 +170,12 @@ def validate_record(data: Any) -> None:
             raise RecordError(f"missing key {key!r}")
         if not isinstance(data[key], typ):
             raise RecordError(f"key {key!r} has type {type(data[key]).__name__}")
-    if data["schema_version"] != SCHEMA_VERSION:
-        raise RecordError(f"schema_version {data['schema_version']} is not supported (expected {SCHEMA_VERSION})")
+    if data["schema_version"] not in READABLE_VERSIONS:
+        raise RecordError(f"schema_version {data['schema_version']} is not supported (expected one of {READABLE_VERSIONS})")
+    if data.get("isolation", "none") not in ISOLATION_LEVELS:
+        raise RecordError(f"isolation must be one of {ISOLATION_LEVELS}")
+    if data.get("track", "closed") not in TRACKS:
+        raise RecordError(f"track must be one of {TRACKS}")
     for key in ("name", "version"):
         if key not in data["method"]:
             raise RecordError(f"method.{key} is missing")
@@ -147,6 +190,26 @@ def validate_record(data: Any) -> None:
         for metric, value in res.get("metrics", {}).items():
             if value is not None and not isinstance(value, (int, float)):
                 raise RecordError(f"metric {metric!r} of system {name!r} is not a number")
+
+
+def plain_data(obj: Any) -> Any:
+    """A JSON-ready copy of diagnostics: NumPy and torch scalars become numbers, small arrays lists."""
+    import numpy as np
+    import torch
+
+    if isinstance(obj, dict):
+        return {str(k): plain_data(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [plain_data(v) for v in obj]
+    if isinstance(obj, torch.Tensor):
+        obj = obj.detach().cpu().numpy()
+    if isinstance(obj, np.ndarray):
+        return obj.tolist() if obj.size <= 10_000 else f"<array {obj.shape}>"
+    if isinstance(obj, np.generic):
+        return obj.item()
+    if obj is None or isinstance(obj, (bool, int, float, str)):
+        return obj
+    return str(obj)
 
 
 def _finite_or_none(obj: Any) -> Any:

@@ -50,7 +50,8 @@ def test_md_run_writes_a_valid_record(data_dir, tmp_path):
     data = json.loads((tmp_path / "rec.json").read_text())
     assert data["n_systems_ok"] == 2 and data["task"]["name"] == "TINY"
     res = data["systems"]["Ace-A-Nme"]
-    assert res["energy_evaluations"] == {"budget": 300, "used": 300, "remaining": 0, "force_evaluations": 300}
+    assert res["energy_evaluations"] == {"budget": 300, "used": 300, "remaining": 0, "full": 300, "partial": 0,
+                                         "force_evaluations": 300}
     assert res["metrics"]["md/num-eval-samples"] == N_EVAL
     assert {"md/energy-w2", "md/torus-w2", "md/tica-w2"} <= set(res["metrics"])
     assert res["reference"]["hashes"]
@@ -162,3 +163,22 @@ def test_example_submission_through_snis_and_smc(data_dir, tmp_path):
         assert res.energy_evaluations["used"] <= 3000
         assert record.sampler["name"] == ("snis" if sampler == "snis" else "smc")
         assert f"{record.final_set}/energy-w2" in res.metrics and "proposal/energy-w2" in res.metrics
+
+
+class Talkative(Method):
+    """Reports a fact about its model of each system through ``Method.diagnostics``."""
+
+    name = "talkative"
+
+    def sample(self, system, energy, ctx):
+        x = torch.as_tensor(system.minimized_positions).repeat(N_EVAL, 1, 1)
+        return Samples(positions=x + 0.01 * torch.randn(x.shape, generator=ctx.generator, dtype=x.dtype))
+
+    def diagnostics(self, system, ctx):
+        return {"atoms_seen": system.n_atoms}
+
+
+def test_method_diagnostics_reach_the_record(data_dir, tmp_path):
+    record = Runner(config(data_dir, tmp_path, method=Talkative, systems=["Ace-A-Nme"])).run()
+    assert record.systems["Ace-A-Nme"].diagnostics["method"] == {"atoms_seen": 22}
+    assert read_record(tmp_path / "rec.json").systems["Ace-A-Nme"].diagnostics["method"] == {"atoms_seen": 22}

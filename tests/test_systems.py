@@ -40,6 +40,17 @@ def test_known_atom_counts():
     assert zwitterion("GYDPETGTWG").build().n_atoms == 138
 
 
+def test_spec_atom_counts_need_no_build_and_match_the_built_topology():
+    for table in (TEST_SEQUENCES, VAL_SEQUENCES):
+        for seqs in table.values():
+            for seq in seqs:
+                assert zwitterion(seq).n_atoms == expected_atoms(seq, ZWITTERION), seq
+    for seq in ("PG", "GP", "PAP", "GAG"):  # proline and glycine at either terminus
+        assert zwitterion(seq).n_atoms == zwitterion(seq).build().n_atoms == expected_atoms(seq, ZWITTERION)
+    capped = SystemSpec("capped-PG", "PG", CAPPED, AMBER99SBILDN_OBC)
+    assert capped.n_atoms == capped.build().n_atoms == expected_atoms("PG", CAPPED)
+
+
 @pytest.mark.parametrize("task_name", list(TASKS))
 def test_task_systems_have_expected_atom_counts(task_name):
     task = get_task(task_name)

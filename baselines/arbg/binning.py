@@ -56,6 +56,10 @@ class UniformBinning:
         t = (x.clamp(self.lo, self.hi) - self.lo) / (self.hi - self.lo) * (self.num_bins - 1)
         return torch.round(t).long()
 
+    def clipped(self, x: torch.Tensor) -> torch.Tensor:
+        """True where a value lies beyond [lo, hi] and ``to_index`` clips it into an edge bin."""
+        return (x < self.lo) | (x > self.hi)
+
     def centres(self, b: torch.Tensor, dtype: torch.dtype = torch.float32) -> torch.Tensor:
         return self.lo + b.to(dtype) * self.spacing
 

@@ -2,13 +2,15 @@
 
 ``log q(x_hat) = sum_j [log softmax(logits_j / T)[b_j] - log w]`` over the d = 3N coordinates,
 with w the de-quantization width (binning.py). The same temperature T is used for sampling and
-scoring, so the density is that of the tempered proposal actually sampled.
+scoring, so the density is that of the tempered proposal actually sampled. ``bin_loss`` is the
+training objective (cross-entropy of every bin given the previous ones, spec 2.5).
 """
 
 from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
+from torch import nn
 
 from baselines.arbg.binning import EmpiricalOffsets, UniformBinning
 from baselines.arbg.transformer import CausalTransformer
@@ -20,6 +22,12 @@ def teacher_forcing_input(bins: torch.Tensor) -> torch.Tensor:
     """(start, b_1, ..., b_{d-1}) for targets (b_1, ..., b_d)."""
     start = torch.full_like(bins[:, :1], START_TOKEN)
     return torch.cat([start, bins[:, :-1]], dim=1)
+
+
+def bin_loss(net: nn.Module, bins: torch.Tensor) -> torch.Tensor:
+    """Mean cross-entropy (nats per coordinate) of predicting every bin from the previous ones."""
+    logits = net(teacher_forcing_input(bins))
+    return F.cross_entropy(logits.reshape(-1, logits.shape[-1]), bins.reshape(-1))
 
 
 class ARDensity:

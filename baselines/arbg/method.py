@@ -4,26 +4,26 @@
 density of the proposal in nm^-3N (uniform de-quantization): the tempered categorical
 log-probabilities, minus d log w (bin width, standardized units), minus d log sigma (the
 standardization Jacobian). The proposal is x_nm = sigma * x_hat with no centring or rotation,
-so ``log_q`` of a translated or rotated copy of a sample is a different number (see
-preprocessing.py); that is the density of what was sampled.
+so ``log_q`` of a translated or rotated copy of a sample is a different number; that is the
+density of what was sampled. Weights live in the harness's weights store (toolkit train_or_load).
 """
 
 from __future__ import annotations
 
-import time
-from pathlib import Path
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import torch
 from tqdm.auto import tqdm
 
 from baselines.arbg.binning import EmpiricalOffsets, UniformBinning
-from baselines.arbg.config import ARBGConfig, resolve_config
-from baselines.arbg.density import ARDensity
-from baselines.arbg.preprocessing import Standardizer, align_to, centre, fit_sigma
-from baselines.arbg.training import TrainSettings, steps_for_epochs, train
+from baselines.arbg.config import ARBGConfig, default_config
+from baselines.arbg.density import ARDensity, bin_loss
 from baselines.arbg.transformer import CausalTransformer
-from benchmark.adapter import ProposalMethod, RunContext
+from baselines.toolkit.coordinates import Standardizer, align_to, centre, fit_sigma
+from baselines.toolkit.data import FrameBatches
+from baselines.toolkit.training import TrainingJob, train_or_load
+from benchmark.adapter import ProposalMethod, RunContext, SourceFacts
 from benchmark.errors import BgbenchError
 
 if TYPE_CHECKING:
@@ -31,107 +31,112 @@ if TYPE_CHECKING:
     from benchmark.tasks import Task
 
 ORDERING = "n2c_residue-by-residue_standard"
+CLIP_SEED_OFFSET = 1  # the clip census draws its augmentation from seed + this, never from training's stream
+POSE_NOTES = {
+    "haar": "Haar-random rotation per training frame (as the paper and its code)",
+    "aligned": "BIASED: Kabsch-aligned training frames; the proposal has almost no mass on rotated copies, so "
+               "SNIS weights carry a per-conformation rotational-volume factor",
+    "none": "BIASED: centred, unrotated training frames (tests only)",
+}
 
 
 class ARBG(ProposalMethod):
     name = "arbg"
-    version = "1"
+    version = "2"
     description = "Autoregressive Boltzmann generator: causal transformer over uniformly binned coordinates"
+    family = "autoregressive"
+    applies_to = "single-system"
+    config_class = ARBGConfig
 
-    def __init__(self, **config: Any):
-        super().__init__(**config)
+    def __init__(self, **overrides: Any):
+        super().__init__(**overrides)
         self.models: dict[str, tuple[ARDensity, Standardizer]] = {}
-        self.cfg: ARBGConfig | None = None
-        self.training_seconds: dict[str, float] = {}
+        self.info: dict[str, dict[str, Any]] = {}
+        self._training_seconds: dict[str, float] = {}
+
+    def default_config(self, task: "Task", tier: str) -> ARBGConfig:
+        return default_config(task.name, tier)
 
     # --- setup ---------------------------------------------------------------------------------
-    def checkpoint_path(self, task: "Task", system_name: str, ctx: RunContext) -> Path:
-        return Path(ctx.work_dir) / "arbg" / f"{task.name}-{ctx.tier}-{system_name}-seed{ctx.seed}.pt"
-
     def setup(self, task: "Task", ctx: RunContext) -> None:
-        """Load (or train, resuming a partial checkpoint) one model per system of the tier."""
-        if getattr(task, "transferable", False):
-            raise BgbenchError(
-                f"ARBG is a single-system method; task {task.name} is transferable. "
-                "The transferable autoregressive model (ROBIN) is a separate method."
-            )
-        self.cfg = resolve_config(task.name, ctx.tier, self.config)
-        for spec in task.systems_for(ctx.tier):
-            system = spec.build()
-            path = self.checkpoint_path(task, spec.name, ctx)
-            frames = None
-            if not self._is_complete(path) or self.cfg.dequantization == "empirical":
-                frames = torch.as_tensor(ctx.training_positions(task, spec.name), dtype=torch.float32)
-            self.models[spec.name] = self.fit_or_load(system, path, ctx, frames)
+        """Load (or train, resuming a checkpoint) one model per system of the run, via the weights store."""
+        if self.cfg is None:
+            self.configure(task, ctx.tier)
+        for spec in ctx.systems:
+            self.models[spec.name] = self._fit_or_load(spec.build(), ctx)
 
-    def _is_complete(self, path: Path) -> bool:
-        if not path.exists():
-            return False
-        state = torch.load(path, map_location="cpu", weights_only=False)
-        done = state.get("step", 0) >= state.get("total_steps", float("inf"))
-        return done and state.get("training_key") == self.cfg.training_key()
-
-    def fit_or_load(
-        self, system: "System", path: Path, ctx: RunContext, frames_nm: torch.Tensor | None
-    ) -> tuple[ARDensity, Standardizer]:
-        """Train on ``frames_nm`` (T, N, 3) nm unless a finished checkpoint for this config exists."""
-        cfg = self.cfg
-        assert cfg is not None
-        state = torch.load(path, map_location="cpu", weights_only=False) if path.exists() else None
-        if state is not None and state.get("training_key") != cfg.training_key():
-            ctx.logger.warning("ARBG checkpoint %s has another config; retraining", path)
-            path.unlink()
-            state = None
-        if state is None:
-            if frames_nm is None:
-                raise BgbenchError(f"No ARBG checkpoint at {path} and no training data given.")
-            sigma = fit_sigma(frames_nm)
-        else:
-            sigma = state["sigma"]
-        std = Standardizer(system.orderings[ORDERING], sigma)
+    def _fit_or_load(self, system: "System", ctx: RunContext) -> tuple[ARDensity, Standardizer]:
+        cfg: ARBGConfig = self.cfg  # type: ignore[assignment]
+        perm = system.orderings[ORDERING]
         binning = UniformBinning(cfg.num_bins, cfg.bin_lo, cfg.bin_hi, cfg.bin_width)
-        net = CausalTransformer(
-            cfg.num_bins, std.dim, cfg.channels, cfg.layers, cfg.heads, cfg.head_dim, cfg.expansion, cfg.dropout
-        )
-        if cfg.steps is not None:
-            total = cfg.steps
-        else:
-            total = steps_for_epochs(len(frames_nm) if frames_nm is not None else 0, cfg.batch_size, cfg.epochs or 0)
-        if state is not None and state.get("step", 0) >= state.get("total_steps", float("inf")):
-            net.load_state_dict(state["model"])
-        else:
-            settings = TrainSettings(
-                steps=total, batch_size=cfg.batch_size, lr=cfg.lr, optimizer=cfg.optimizer,
-                weight_decay=cfg.weight_decay, adamw_lr_ratio=cfg.adamw_lr_ratio,
-                warmup_fraction=cfg.warmup_fraction, grad_clip=cfg.grad_clip, rotate=cfg.rotate,
-                com_noise=cfg.com_augmentation, checkpoint_every=cfg.checkpoint_every, seed=ctx.seed,
-            )
-            extra = {
-                "sigma": sigma, "config": cfg.to_dict(), "training_key": cfg.training_key(),
-                "total_steps": total, "system": system.name,
-            }
-            if cfg.align_frames:
-                frames_nm = align_to(frames_nm, frames_nm[0])
-            t0 = time.perf_counter()
-            ctx.logger.info("ARBG: training %s for %d steps (sigma = %.4f nm)", system.name, total, sigma)
-            train(net, binning, std, frames_nm, settings, checkpoint=path, device=ctx.device, extra_state=extra)
-            self.training_seconds[system.name] = time.perf_counter() - t0
-        net.to(ctx.device).eval()
+        net = CausalTransformer(cfg.num_bins, 3 * system.n_atoms, cfg.channels, cfg.layers, cfg.heads, cfg.head_dim,
+                                cfg.expansion, cfg.dropout)
+        frames: list[torch.Tensor] = []
+
+        def job() -> TrainingJob:
+            x = torch.as_tensor(ctx.training_positions(system.name), dtype=torch.float32)
+            sigma = fit_sigma(x)
+            if cfg.pose == "aligned":
+                x = align_to(x, x[0])
+            frames.append(x)
+            std = Standardizer(perm, sigma)
+            rotate = cfg.pose == "haar"
+
+            def view(batch: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
+                return std.training_view(batch, gen, rotate, cfg.com_augmentation)
+
+            census = clip_census(binning, view, x, torch.Generator().manual_seed(ctx.seed + CLIP_SEED_OFFSET))
+            ctx.logger.info("ARBG %s: sigma = %.4f nm, %d frames, pose %s, %.3g%% of frames clipped", system.name,
+                            sigma, len(x), cfg.pose, 100 * census["clipped_frame_fraction"])
+            return TrainingJob(lambda m, x_hat: bin_loss(m, binning.to_index(x_hat)), FrameBatches(x, cfg.batch_size, view),
+                               cfg, cfg.total_steps(len(x)), ctx.seed, {"sigma": sigma, "pose": cfg.pose, **census})
+
+        entry = ctx.weights.entry(ctx.weights_key(self, system.name))  # type: ignore[union-attr]
+        loaded = train_or_load(entry, net, job, device=ctx.device, desc=f"arbg train {system.name}", logger=ctx.logger)
+        if loaded.trained is not None:
+            self._training_seconds[system.name] = loaded.trained.seconds
+        self.info[system.name] = loaded.info
+        std = Standardizer(perm, loaded.info["sigma"])
         offsets = None
         if cfg.dequantization == "empirical":
-            if frames_nm is None:
-                raise BgbenchError("Empirical de-quantization needs the training frames to fit its offsets.")
-            offsets = EmpiricalOffsets(binning, (centre(frames_nm[:, std.perm]) / sigma).flatten(1))
+            x = frames[0] if frames else torch.as_tensor(ctx.training_positions(system.name), dtype=torch.float32)
+            if cfg.pose == "aligned" and not frames:
+                x = align_to(x, x[0])
+            offsets = EmpiricalOffsets(binning, (centre(x[:, std.perm]) / std.sigma).flatten(1))
         if cfg.dequantization != "uniform":
             ctx.logger.warning("ARBG de-quantization %r: log q is not the exact proposal density", cfg.dequantization)
-        density = ARDensity(net, binning, cfg.temperature, cfg.dequantization, offsets)
-        return density, std
+        return ARDensity(net, binning, cfg.temperature, cfg.dequantization, offsets), std
+
+    # --- what the record says --------------------------------------------------------------------
+    def parameter_count(self) -> int | None:
+        if not self.models:
+            return None
+        return sum(p.numel() for density, _ in self.models.values() for p in density.net.parameters())
+
+    def training_seconds(self) -> dict[str, float]:
+        return dict(self._training_seconds)
+
+    def diagnostics(self, system: "System", ctx: RunContext) -> dict[str, Any]:
+        """Training pose (aligned is labelled biased) and how many training coordinates the bin range clips."""
+        info = self.info.get(system.name, {})
+        keys = ("pose", "clipped_coordinates", "clipped_coordinate_fraction", "clipped_frames", "clipped_frame_fraction",
+                "census_frames", "sigma")
+        out = {k: info[k] for k in keys if k in info}
+        if "pose" in out:
+            out["pose_note"] = POSE_NOTES[out["pose"]]
+        return out
 
     # --- sampling ------------------------------------------------------------------------------
     def _model(self, system: "System") -> tuple[ARDensity, Standardizer]:
         if system.name not in self.models:
             raise BgbenchError(f"ARBG has no model for system {system.name!r}; call setup(task, ctx) first.")
         return self.models[system.name]
+
+    def source_facts(self, system: "System", ctx: RunContext) -> SourceFacts:
+        """A density over all 3N coordinates as sampled (no centring), standardized by one scalar sigma."""
+        density, std = self._model(system)
+        return SourceFacts(coordinate_scale_nm=std.sigma, com="absolute", batch_size=self.cfg.sample_batch_size,
+                           device=ctx.device, exact_density=density.exact)
 
     def propose(self, system: "System", n: int, ctx: RunContext) -> tuple[torch.Tensor, torch.Tensor]:
         density, std = self._model(system)
@@ -178,3 +183,21 @@ class ARBG(ProposalMethod):
             x_hat = std.to_model(chunk.to(ctx.device))
             out.append((density.log_prob(x_hat) + std.log_abs_det()).cpu())
         return torch.cat(out)
+
+
+def clip_census(binning: UniformBinning, view: Callable[[torch.Tensor, torch.Generator], torch.Tensor],
+                frames: torch.Tensor, generator: torch.Generator, chunk: int = 4096) -> dict[str, Any]:
+    """How many training coordinates fall beyond the bin range (and are clipped into the edge bins).
+
+    Every training frame is put through the training view once (one augmentation draw each, from
+    its own generator so training's random stream is untouched).
+    """
+    coords = frames_hit = 0
+    for start in range(0, len(frames), chunk):
+        hit = binning.clipped(view(frames[start : start + chunk], generator))
+        coords += int(hit.sum())
+        frames_hit += int(hit.any(-1).sum())
+    n = len(frames)
+    total = n * frames.shape[1] * 3
+    return {"clipped_coordinates": coords, "clipped_coordinate_fraction": coords / total, "clipped_frames": frames_hit,
+            "clipped_frame_fraction": frames_hit / n, "census_frames": n}

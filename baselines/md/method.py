@@ -16,14 +16,30 @@ Where the chain starts, and why:
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import torch
 
-from benchmark.adapter import Method, RunContext, Samples
 from baselines.md.langevin import run_langevin
+from benchmark.adapter import Method, RunContext, Samples
+from benchmark.config import MethodConfig
 
 #: Offset of the NumPy stream that picks the start frame (the Langevin noise uses offset 0).
 START_STREAM = 1
+
+
+@dataclass(frozen=True)
+class MDConfig(MethodConfig):
+    """None means the task's published value (friction per ps, time step in fs).
+
+    ``warmup_fraction``: share of the budget discarded as warm-up where the chain starts from the
+    minimised structure (transferable tasks); it is charged to the budget.
+    """
+
+    friction_per_ps: float | None = None
+    timestep_fs: float | None = None
+    warmup_fraction: float = 0.1
 
 
 class MDBaseline(Method):
@@ -36,18 +52,16 @@ class MDBaseline(Method):
     name = "md"
     version = "2"
     description = "Langevin MD at equal energy budget from a training frame (single systems) or a charged warm-up"
-
-    def setup(self, task, ctx: RunContext) -> None:
-        self._task = task
+    family = "molecular dynamics"
+    config_class = MDConfig
 
     def _start(self, system, budget: int, ctx: RunContext) -> tuple[np.ndarray, int, dict]:
         """(start positions, warm-up steps, diagnostics) for one system."""
-        task = getattr(self, "_task", None)
-        if task is not None and not task.transferable:
-            train = ctx.training_positions(task, system.name)
+        if ctx.task is not None and not ctx.task.transferable:
+            train = ctx.training_positions(system.name)
             index = int(ctx.numpy_rng(START_STREAM).integers(len(train)))
             return np.asarray(train[index], dtype=np.float64), 0, {"start": "training frame", "start_frame": index}
-        warmup = int(self.config.get("warmup_fraction", 0.1) * budget)
+        warmup = int(self.cfg.warmup_fraction * budget)
         return system.minimized_positions, warmup, {"start": "minimized structure", "warmup_steps": warmup}
 
     def sample(self, system, energy, ctx: RunContext) -> Samples:
@@ -70,8 +84,8 @@ class MDBaseline(Method):
             n_steps,
             record,
             kT=recipe.kT_kJ_per_mol,
-            friction_per_ps=self.config.get("friction_per_ps", recipe.friction_per_ps),
-            timestep_ps=self.config.get("timestep_fs", recipe.timestep_fs) / 1000.0,
+            friction_per_ps=self.cfg.friction_per_ps or recipe.friction_per_ps,
+            timestep_ps=(self.cfg.timestep_fs or recipe.timestep_fs) / 1000.0,
             rng=ctx.numpy_rng(),
         )
         return Samples(positions=torch.from_numpy(frames), set_name="md", diagnostics={"steps": n_steps, **diagnostics})

@@ -17,6 +17,8 @@ COMMAND_MODULES = (
     "benchmark.cli.check",
     "benchmark.cli.data",
     "benchmark.cli.leaderboard",
+    "benchmark.cli.weights",
+    "benchmark.cli.evaluate",
 )
 
 

@@ -3,19 +3,29 @@
 from __future__ import annotations
 
 import argparse
+import json
 from pathlib import Path
 
 from benchmark.cli.output import print_rows
 from benchmark.pinning import DEFAULT_SIGMA, check, default_pinned_path, pin, read_pinned, write_pinned
-from benchmark.results import read_record
+from benchmark.results import RecordError, read_record
+
+#: What a malformed or hostile record file can raise past the schema check (deep nesting, bytes that are
+#: not UTF-8, wrong types inside known keys); reported as one line, never as a traceback.
+_UNUSABLE = (RecursionError, UnicodeDecodeError, ValueError, TypeError, KeyError, AttributeError)
 
 
 def _check(args: argparse.Namespace) -> int:
-    record = read_record(args.record)
-    pinned_path = args.against or default_pinned_path(record)
-    verdicts = check(record, read_pinned(pinned_path), sigma=args.sigma)
+    try:
+        record = read_record(args.record)
+        json.dumps(record.to_dict(), ensure_ascii=False, default=str).encode("utf-8")  # printable text (no lone surrogates)
+        pinned_path = args.against or default_pinned_path(record)
+        verdicts = check(record, read_pinned(pinned_path), sigma=args.sigma)
+        rows = [v.row() for v in verdicts]
+    except _UNUSABLE as err:
+        raise RecordError(f"{args.record}: not a usable run record ({type(err).__name__}: {str(err)[:200]!r})") from None
     print(f"checking {args.record} against {pinned_path}")
-    print_rows([v.row() for v in verdicts], args.json)
+    print_rows(rows, args.json)
     failed = [v for v in verdicts if not v.ok]
     print(f"{len(verdicts) - len(failed)} passed, {len(failed)} failed")
     return 1 if failed or not verdicts else 0

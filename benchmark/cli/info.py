@@ -14,7 +14,7 @@ def _tasks(args: argparse.Namespace) -> int:
     for task in TASKS.values():
         n_atoms = None
         if not args.no_atoms:
-            counts = [s.build().n_atoms for s in task.systems]
+            counts = [s.n_atoms for s in task.systems]
             n_atoms = f"{min(counts)}" if min(counts) == max(counts) else f"{min(counts)}-{max(counts)}"
         rows.append(
             {
@@ -39,7 +39,7 @@ def _systems(args: argparse.Namespace) -> int:
     quick = {s.name for s in task.systems_for("quick")}
     rows = []
     for spec in specs:
-        row = spec.build().describe()
+        row = spec.describe()
         row["quick tier"] = spec.name in quick
         rows.append(row)
     print_rows(rows, args.json)
@@ -60,7 +60,7 @@ def _version(args: argparse.Namespace) -> int:
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("tasks", help="list the benchmark tasks")
     p.add_argument("--json", action="store_true", help="machine-readable output")
-    p.add_argument("--no-atoms", action="store_true", help="skip building systems to count atoms (faster)")
+    p.add_argument("--no-atoms", action="store_true", help="leave out the atom counts")
     p.set_defaults(func=_tasks)
 
     p = sub.add_parser("systems", help="list the systems of a task")

@@ -1,4 +1,9 @@
-"""Shared table / JSON printing for sub-commands."""
+"""Shared table / JSON printing for sub-commands.
+
+Tables for people carry units: a column named after a metric gets the leaderboard's display name with
+its unit and direction (``energy-w2`` -> ``E-W2 [kT] ↓``), and a ``metric`` column of ``set/metric``
+keys gets the unit appended. JSON for scripts keeps the raw keys.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +11,36 @@ import json
 from collections.abc import Sequence
 
 from tabulate import tabulate
+
+#: Column names that are not metric keys but name one.
+_ALIASES = {"ESS": "effective-sample-size"}
+
+
+def _header(key: str) -> str:
+    from leaderboard.schema import DISPLAY_NAMES, display_name
+
+    metric = _ALIASES.get(key, key)
+    return display_name(metric) if metric in DISPLAY_NAMES else key
+
+
+def _metric_with_unit(value: object) -> object:
+    from leaderboard.schema import unit
+
+    if not isinstance(value, str):
+        return value
+    u = unit(value.rsplit("/", 1)[-1])
+    return f"{value} [{u}]" if u else value
+
+
+def with_units(rows: Sequence[dict]) -> list[dict]:
+    """Rows with metric headers renamed to display names with units, and units after ``metric`` values."""
+    out = []
+    for row in rows:
+        new = {_header(k): v for k, v in row.items()}
+        if "metric" in new:
+            new["metric"] = _metric_with_unit(new["metric"])
+        out.append(new)
+    return out
 
 
 def print_rows(rows: Sequence[dict], as_json: bool, floatfmt: str = ".4g") -> None:
@@ -16,4 +51,4 @@ def print_rows(rows: Sequence[dict], as_json: bool, floatfmt: str = ".4g") -> No
     if not rows:
         print("(nothing to show)")
         return
-    print(tabulate(rows, headers="keys", tablefmt="github", floatfmt=floatfmt))
+    print(tabulate(with_units(rows), headers="keys", tablefmt="github", floatfmt=floatfmt))

@@ -38,6 +38,7 @@ def _config(args: argparse.Namespace):
         out=getattr(args, "out", None),
         device=args.device,
         resume=getattr(args, "resume", False),
+        overwrite=getattr(args, "overwrite", False),
         fix_chirality=not getattr(args, "no_chirality_fix", False),
         method_config=_parse_options(args.config),
         platform=getattr(args, "platform", "auto"),
@@ -85,24 +86,31 @@ def _train(args: argparse.Namespace) -> int:
     from benchmark.runner import Runner
 
     runner = Runner(_config(args))
-    ctx = runner._context()
+    ctx = runner._context(runner.systems)
     runner.method.check_device(ctx)
     runner.method.setup(runner.task, ctx)
-    print(f"{runner.method.name} is set up for {runner.task.name} ({args.tier} tier); checkpoints under {ctx.work_dir}")
+    print(f"{runner.method.name} is set up for {runner.task.name} ({args.tier} tier); weights under {ctx.weights.root}")
     return 0
 
 
 def _methods(args: argparse.Namespace) -> int:
+    """Every method a run accepts, with its family, the tasks it applies to and whether it needs a GPU.
+
+    Built-ins are described from the registry table, submission folders from their yaml: listing
+    never imports a model or runs a submission's code.
+    """
     from benchmark.registry import available_methods
 
-    rows = [{"method": s.name, "source": s.source, "target": s.target} for s in available_methods().values()]
-    subs = Path("submissions")
-    if subs.is_dir():
-        from benchmark.registry import read_submission
-
-        for folder in sorted(p for p in subs.iterdir() if (p / "submission.yaml").is_file()):
-            info = read_submission(folder)
-            rows.append({"method": info["name"], "source": "folder", "target": str(folder)})
+    rows = []
+    for spec in available_methods(include_folders=True).values():
+        builtin = spec.info.get("builtin")
+        rows.append({
+            "method": spec.name,
+            "family": builtin.family if builtin else spec.info.get("family", "-"),
+            "tasks": builtin.applies_to if builtin else spec.info.get("applies_to", "all"),
+            "GPU": ("required" if builtin.requires_gpu else "optional") if builtin else spec.info.get("gpu", "-"),
+            "source": spec.source if spec.source != "folder" else spec.target,
+        })
     print_rows(rows, args.json)
     return 0
 
@@ -119,7 +127,8 @@ def _common(p: argparse.ArgumentParser) -> None:
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("run", help="run a method on a task and write a result record")
+    p = sub.add_parser("run", help="run a method on a task and write a result record",
+                       formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     _common(p)
     p.add_argument("--budget", type=int, default=None, help="energy evaluations per system (default: protocol)")
     p.add_argument("--sampler", default=None, help="harness sampler for proposal methods: snis (default) or smc")
@@ -127,11 +136,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--systems", default=None, help="comma-separated subset of the task's systems")
     p.add_argument("--out", type=Path, default=None, help="record path (default results/<method>-<task>-...json)")
     p.add_argument("--resume", action="store_true", help="skip systems already finished in --out")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing record at --out")
     p.add_argument("--no-chirality-fix", action="store_true", help="score samples without mirroring wrong-handed ones")
     p.add_argument("--platform", default="auto", choices=("auto", "Reference", "CPU"), help="OpenMM platform")
     p.set_defaults(func=_run)
 
-    p = sub.add_parser("train", help="train (or load) a method's weights for a task without evaluating")
+    p = sub.add_parser("train", help="train (or load) a method's weights for a task without evaluating",
+                       formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     _common(p)
     p.set_defaults(func=_train)
 

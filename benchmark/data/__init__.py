@@ -2,8 +2,10 @@
 
 Public API (what evaluation and methods call)::
 
-    load_reference(task, tier, system, data_dir=None) -> ReferenceData   # .train_positions(), .split_hash("train")
+    load_reference(task, tier, system, data_dir=None) -> ReferenceData
     content_hashes(ref) -> dict[str, str]
+    load_training_positions(task, tier, system, data_dir=None) -> (T, N, 3) nm    # the train split only
+    training_data_hash(task, tier, system, data_dir=None) -> str                  # keys weights trained on it
     data_dir() -> Path
     open_training_corpus(tier, data_dir=None) -> TrainingCorpus           # streams CorpusEntry per peptide
 
@@ -19,8 +21,10 @@ Modules, imported one way only (tests/test_import_graph.py checks it)::
 """
 
 from benchmark.data.corpus import CorpusEntry, TrainingCorpus, open_training_corpus
-from benchmark.data.reference import ReferenceData, content_hashes, load_reference
+from benchmark.data.reference import (
+    ReferenceData, content_hashes, load_reference, load_training_positions, training_data_hash,
+)
 from benchmark.data.store import data_dir
 
 __all__ = ["CorpusEntry", "ReferenceData", "TrainingCorpus", "content_hashes", "data_dir", "load_reference",
-           "open_training_corpus"]
+           "load_training_positions", "open_training_corpus", "training_data_hash"]

@@ -68,7 +68,7 @@ def prepare_corpus(tier: str = "quick", root: Path | None = None, progress: bool
     settings = corpus_settings(sequences, md, seed)
     manifest = store.read_manifest(folder)
     if force:
-        store.clear_work(folder)
+        store.clear_scratch(folder)
     elif manifest is not None and manifest.get("settings") == settings:
         try:
             store.verify_files(folder, manifest, "")
@@ -84,7 +84,7 @@ def prepare_corpus(tier: str = "quick", root: Path | None = None, progress: bool
         for seq in sequences:
             spec = corpus_spec(seq)
             plan = ReplicaPlan.for_splits(md, len(backbone_residues(spec.build())), seed, "corpus", seq)
-            frames, _ = simulate_replicas(spec, plan, store.work_dir(folder) / seq, backend, progress=progress)
+            frames, _ = simulate_replicas(spec, plan, store.scratch_dir(folder) / seq, backend, progress=progress)
             flat = frames.reshape(-1, *frames.shape[2:])
             atomic_save_npy(version / f"{seq}.npy", flat)
             frames_per_sequence[seq] = len(flat)
@@ -102,7 +102,7 @@ def prepare_corpus(tier: str = "quick", root: Path | None = None, progress: bool
                          std_nm=std, frames_per_sequence=frames_per_sequence, replicas_per_sequence=md.replicas[0],
                          md_backend=md.backend, generation_seconds=round(time.perf_counter() - t0, 1),
                          units={"positions": "nm"})
-    store.clear_work(folder)
+    store.clear_scratch(folder)
     return folder
 
 

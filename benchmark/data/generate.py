@@ -70,7 +70,7 @@ def prepare_system(task: Task, tier: str, spec: SystemSpec, root: Path | None = 
     folder = store.system_dir(task.name, tier, spec.name, root)
     settings = local_settings_record(spec, md)
     if force:
-        store.clear_work(folder)
+        store.clear_scratch(folder)
     elif _is_current(folder, store.read_manifest(folder), task, settings, seed):
         return folder
     n_test = md.replicas[2] * md.frames_per_replica
@@ -82,7 +82,7 @@ def prepare_system(task: Task, tier: str, spec: SystemSpec, root: Path | None = 
     t0 = time.perf_counter()
     backend = get_backend(md.backend, workers)
     try:
-        frames, energies = simulate_replicas(spec, plan, store.work_dir(folder), backend, progress=progress,
+        frames, energies = simulate_replicas(spec, plan, store.scratch_dir(folder), backend, progress=progress,
                                              stop_after_segments=stop_after_segments)
     finally:
         backend.close()
@@ -111,7 +111,7 @@ def prepare_system(task: Task, tier: str, spec: SystemSpec, root: Path | None = 
         std_nm=standardization_std(train.reshape(-1, *train.shape[2:])),
         units={"positions": "nm", "energies": "kJ/mol (potential energy of each frame; train, val, test replicas in order)"},
     )
-    store.clear_work(folder)
+    store.clear_scratch(folder)
     return folder
 
 

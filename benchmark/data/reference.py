@@ -68,6 +68,35 @@ def missing_hint(task: Task, tier: str) -> str:
     return f"Run `bgbench data fetch {task.name}` (online) or `bgbench data import {task.name} --from DIR` (a downloaded copy)."
 
 
+def _training_file(task: Task, tier: str, system: SystemSpec, data_dir: Path | None) -> tuple[Path, dict, dict]:
+    """The train split file of a system, its manifest entry and the manifest, checked (never the eval split)."""
+    folder = store.system_dir(task.name, tier, system.name, data_dir)
+    manifest = store.read_manifest(folder)
+    hint = missing_hint(task, tier)
+    if manifest is None:
+        raise DataError(f"No data for {system.name} (task {task.name}, tier {tier}) in {folder}. {hint}")
+    name = manifest.get("roles", {}).get("train")
+    if name is None:
+        raise DataError(f"No training split is stored for {system.name} (task {task.name}, tier {tier}).")
+    info = manifest["files"][name]
+    path = folder / name
+    if not path.is_file() or store.sha256_file(path) != info["sha256"]:
+        raise DataError(f"Training split {path} is missing or changed. Delete {folder} and {hint[0].lower()}{hint[1:]}")
+    return path, info, manifest
+
+
+def load_training_positions(task: Task, tier: str, system: SystemSpec, data_dir: Path | None = None) -> np.ndarray:
+    """Training frames (T, N, 3) nm of one system: reads the train split only, hash-checked."""
+    path, _, manifest = _training_file(task, tier, system, data_dir)
+    perm = np.asarray(manifest["atom_permutation"]) if manifest.get("atom_permutation") is not None else None
+    return load_positions(path, perm)
+
+
+def training_data_hash(task: Task, tier: str, system: SystemSpec, data_dir: Path | None = None) -> str:
+    """sha256 of a system's training split (what keys the weights trained on it)."""
+    return _training_file(task, tier, system, data_dir)[1]["sha256"]
+
+
 def load_reference(task: Task, tier: str, system: SystemSpec, data_dir: Path | None = None) -> ReferenceData:
     """Load and check the cached reference data of ``system``; DataError says what to run if it is unusable."""
     folder = store.system_dir(task.name, tier, system.name, data_dir)

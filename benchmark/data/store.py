@@ -22,20 +22,10 @@ import numpy as np
 
 from benchmark.errors import DataError
 from benchmark.io import atomic_write_text
+from benchmark.paths import data_dir
 
 MANIFEST = "manifest.json"
 WORK = ".work"
-ENV_VAR = "BGBENCH_DATA"
-
-
-def data_dir() -> Path:
-    """The root of all bgbench data: ``$BGBENCH_DATA`` or the user cache dir."""
-    env = os.environ.get(ENV_VAR)
-    if env:
-        return Path(env).expanduser()
-    import platformdirs
-
-    return Path(platformdirs.user_cache_dir("bgbench")) / "data"
 
 
 def system_dir(task: str, tier: str, system: str, root: Path | None = None) -> Path:
@@ -48,14 +38,14 @@ def corpus_dir(tier: str, root: Path | None = None) -> Path:
     return (root or data_dir()) / "corpus" / tier
 
 
-def work_dir(folder: Path) -> Path:
-    """Scratch folder of an unfinished generation inside ``folder`` (chunks that let a killed run resume)."""
+def scratch_dir(folder: Path) -> Path:
+    """Scratch folder of an unfinished generation inside ``folder`` (segments that let a killed run resume)."""
     return folder / WORK
 
 
-def clear_work(folder: Path) -> None:
-    """Forget every unfinished chunk of ``folder``: the next generation starts from scratch."""
-    shutil.rmtree(work_dir(folder), ignore_errors=True)
+def clear_scratch(folder: Path) -> None:
+    """Forget every unfinished segment of ``folder``: the next generation starts from scratch."""
+    shutil.rmtree(scratch_dir(folder), ignore_errors=True)
 
 
 def sha256_file(path: Path, block: int = 1 << 20) -> str:

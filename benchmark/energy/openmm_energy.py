@@ -29,7 +29,7 @@ import openmm
 import torch
 from openmm import unit
 
-from benchmark.energy.base import TargetEnergy, as_positions
+from benchmark.energy.base import TargetEnergy, as_positions, output_device
 from benchmark.errors import BgbenchError
 
 log = logging.getLogger(__name__)
@@ -98,8 +98,13 @@ class OpenMMEnergy(TargetEnergy):
 
     def energy(self, x) -> torch.Tensor:
         e, _ = self._evaluate(x, forces=False)
-        return torch.from_numpy(e)
+        return torch.from_numpy(e).to(output_device(x))
 
     def energy_and_forces(self, x) -> tuple[torch.Tensor, torch.Tensor]:
         e, f = self._evaluate(x, forces=True)
-        return torch.from_numpy(e), torch.from_numpy(f)
+        device = output_device(x)
+        return torch.from_numpy(e).to(device), torch.from_numpy(f).to(device)
+
+    def describe(self) -> dict:
+        return {"backend": "openmm", "precision": "float64" if self.platform_name == "Reference" else "mixed",
+                "platform": self.platform_name}

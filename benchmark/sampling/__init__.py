@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from benchmark.adapter import SourceFacts
 from benchmark.errors import UnknownNameError
 from benchmark.sampling.base import Sampler, SamplerError
 from benchmark.sampling.smc import SMCSampler
@@ -29,13 +30,55 @@ def make_sampler(name: str, **overrides: Any) -> Sampler:
     if name not in PRESETS:
         raise UnknownNameError("sampler", name, PRESETS)
     cls, preset = PRESETS[name]
-    valid = cls.setting_names()
-    for key in overrides:
-        if key not in valid:
-            raise UnknownNameError(f"{name} setting", key, valid)
+    check_options(name, overrides)
     sampler = cls(**{**preset, **overrides})
     sampler.preset = name
     return sampler
 
 
-__all__ = ["PRESETS", "SMCSampler", "SNISSampler", "Sampler", "SamplerError", "make_sampler"]
+def check_options(name: str, options: dict[str, Any]) -> None:
+    """Reject an unknown sampler or setting before any work is done."""
+    if name not in PRESETS:
+        raise UnknownNameError("sampler", name, PRESETS)
+    cls, _ = PRESETS[name]
+    valid = cls.setting_names()
+    for key in options:
+        if key not in valid:
+            raise UnknownNameError(f"{name} setting", key, valid)
+
+
+def settings_from_facts(name: str, facts: SourceFacts) -> dict[str, Any]:
+    """The settings a method's source facts fix: batch size, CoM adjustment, coordinate scale."""
+    cls, _ = PRESETS[name]
+    valid = set(cls.setting_names())
+    derived: dict[str, Any] = {}
+    if "chunk_size" in valid:
+        derived["chunk_size"] = int(facts.batch_size)
+    if "com_adjustment" in valid:
+        derived["com_adjustment"] = facts.com == "com-noise"
+    if "coordinate_scale" in valid and facts.coordinate_scale_nm is not None:
+        derived["coordinate_scale"] = float(facts.coordinate_scale_nm)
+    return derived
+
+
+def sampler_for(name: str, options: dict[str, Any], facts: SourceFacts, transferable: bool) -> Sampler:
+    """The sampler of one system: preset, then what the method's facts fix, then the user's options.
+
+    A single-system run never falls back to the transferable coordinate scale (0.35 nm, the
+    up-to-8AA std): on ALDP that would make Langevin steps about 4.5x too large and the CoM
+    adjustment wrong, so a method without a scale must state one (or the user must).
+    """
+    settings = {**settings_from_facts(name, facts), **options}
+    cls, _ = PRESETS[name]
+    needs_scale = "coordinate_scale" in cls.setting_names() and (
+        issubclass(cls, SMCSampler) or settings.get("com_adjustment"))
+    if needs_scale and "coordinate_scale" not in settings and not transferable:
+        raise SamplerError(
+            f"--sampler {name} needs the coordinate scale of the method's standardization on a single-system task, "
+            "and the method states none (SourceFacts.coordinate_scale_nm). The transferable default of 0.35 nm is "
+            "refused here; pass --sampler-option coordinate_scale=<nm> if you know it.")
+    return make_sampler(name, **settings)
+
+
+__all__ = ["PRESETS", "SMCSampler", "SNISSampler", "Sampler", "SamplerError", "check_options", "make_sampler", "sampler_for",
+           "settings_from_facts"]

@@ -76,3 +76,19 @@ def side_chain(residue: str, variant: str = "standard") -> tuple[str, ...]:
         raise ValueError(f"variant must be 'standard' or 'variant', not {variant!r}")
     table = _SIDE_CHAINS_VARIANT if variant == "variant" and residue in _SIDE_CHAINS_VARIANT else _SIDE_CHAINS_STANDARD
     return tuple(table[residue].split())
+
+
+def residue_atom_count(residue: str, n_terminal: bool, c_terminal: bool) -> int:
+    """Atoms of one residue in a built peptide: backbone N CA C O, its H atoms and the side chain.
+
+    N-H is absent in proline; a free (zwitterionic) N-terminus carries three H (two on proline);
+    a free C-terminus adds OXT. Glycine has HA2 and HA3 instead of HA. Counting from these tables
+    gives a system's size without building it (the build takes over a second per peptide).
+    """
+    heavy = 4  # N CA C O
+    alpha_h = 2 if residue == "GLY" else 1
+    if n_terminal:
+        amide_h = 2 if residue == "PRO" else 3
+    else:
+        amide_h = 0 if residue == "PRO" else 1
+    return heavy + alpha_h + amide_h + len(side_chain(residue)) + (1 if c_terminal else 0)

@@ -12,7 +12,7 @@ from openmm import app, unit
 from benchmark.systems.builder import CAPPED, ZWITTERION, build_peptide, validate_sequence
 from benchmark.systems.forcefields import ForceFieldRecipe
 from benchmark.systems.orderings import all_permutations
-from benchmark.systems.residues import CAP_ATOMS
+from benchmark.systems.residues import CAP_ATOMS, ONE_TO_THREE, residue_atom_count
 
 BACKBONE_HEAVY = frozenset({"N", "CA", "C", "O", "OXT"})
 
@@ -34,8 +34,30 @@ class SystemSpec:
     def n_residues(self) -> int:
         return len(self.sequence) + (2 if self.termini == CAPPED else 0)
 
+    @property
+    def n_atoms(self) -> int:
+        """The atom count of the built system, from the residue tables (no build: listing stays fast)."""
+        free = self.termini != CAPPED
+        last = len(self.sequence) - 1
+        count = sum(residue_atom_count(ONE_TO_THREE[aa], free and i == 0, free and i == last)
+                    for i, aa in enumerate(self.sequence))
+        return count + (len(CAP_ATOMS["ACE"]) + len(CAP_ATOMS["NME"]) if not free else 0)
+
     def build(self) -> "System":
         return _build_cached(self)
+
+    def describe(self) -> dict:
+        """Plain-data summary for tables and records (no build needed)."""
+        return {
+            "name": self.name,
+            "sequence": self.sequence,
+            "termini": self.termini,
+            "atoms": self.n_atoms,
+            "residues": self.n_residues,
+            "forcefield": self.forcefield.name,
+            "temperature_K": self.forcefield.temperature_K,
+            "split": self.split,
+        }
 
 
 @lru_cache(maxsize=64)
@@ -179,16 +201,7 @@ class System:
 
     def describe(self) -> dict:
         """Plain-data summary for tables and records."""
-        return {
-            "name": self.name,
-            "sequence": self.spec.sequence,
-            "termini": self.spec.termini,
-            "atoms": self.n_atoms,
-            "residues": self.spec.n_residues,
-            "forcefield": self.spec.forcefield.name,
-            "temperature_K": self.temperature_K,
-            "split": self.spec.split,
-        }
+        return self.spec.describe()
 
 
 def to_pdb_string(system: System, positions_nm: np.ndarray | None = None) -> str:

@@ -1,5 +1,5 @@
 // Click a column header to sort every body of that table by the column (numbers by value, blanks last).
-// Bodies sort separately so published rows never mix with bgbench rows.
+// Bodies sort separately so tracks and published rows never mix; section rows stay on top, the floor body stays put.
 (function () {
   "use strict";
   function key(cell, numeric) {
@@ -17,7 +17,8 @@
     Array.prototype.forEach.call(table.querySelectorAll("thead th"), function (h) { h.removeAttribute("aria-sort"); });
     th.setAttribute("aria-sort", dir === 1 ? "ascending" : "descending");
     Array.prototype.forEach.call(table.tBodies, function (body) {
-      var rows = Array.prototype.filter.call(body.rows, function (r) { return r.cells.length > col && !r.classList.contains("published-head"); });
+      if (body.classList.contains("nosort")) return;
+      var rows = Array.prototype.filter.call(body.rows, function (r) { return r.cells.length > col && !r.classList.contains("section"); });
       var heads = Array.prototype.filter.call(body.rows, function (r) { return rows.indexOf(r) < 0; });
       rows.sort(function (a, b) {
         var ka = key(a.cells[col], numeric), kb = key(b.cells[col], numeric);

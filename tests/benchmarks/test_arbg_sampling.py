@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from baselines.arbg.binning import UniformBinning
-from baselines.arbg.config import resolve_config
+from baselines.arbg.config import default_config
 from baselines.arbg.density import ARDensity
 from baselines.arbg.transformer import CausalTransformer
 
@@ -20,7 +20,7 @@ ALDP_DIM = 3 * 22
 
 
 def _density(device: str) -> ARDensity:
-    cfg = resolve_config("ALDP", "quick")
+    cfg = default_config("ALDP", "quick")
     net = CausalTransformer(cfg.num_bins, ALDP_DIM, cfg.channels, cfg.layers, cfg.heads, cfg.head_dim, cfg.expansion)
     return ARDensity(net.to(device).eval(), UniformBinning(cfg.num_bins, cfg.bin_lo, cfg.bin_hi), cfg.temperature)
 

@@ -1,15 +1,21 @@
-"""Muon (momentum + Newton-Schulz orthogonalized updates) with an AdamW fallback for 1-D params.
+"""Optimizers: AdamW and Muon (momentum + Newton-Schulz orthogonalized updates, AdamW for 1-D params).
 
-Written from the description in specs/autoregressive.md 5.1: every parameter with >= 2 dims
-(embeddings and the output head included) gets Nesterov momentum 0.95, 5 quintic Newton-Schulz
-iterations in bfloat16 with (a, b, c) = (3.4445, -4.7750, 2.0315), a shape scale
-sqrt(max(1, rows/cols)) and decoupled weight decay. 1-D parameters use AdamW at
-``adamw_lr_ratio * lr``. One optimizer, so one LR scheduler drives both groups.
+Muon as described in specs/autoregressive.md 5.1: every parameter with >= 2 dims (embeddings and
+the output head included) gets Nesterov momentum 0.95, 5 quintic Newton-Schulz iterations in
+bfloat16 with (a, b, c) = (3.4445, -4.7750, 2.0315), a shape scale sqrt(max(1, rows/cols)) and
+decoupled weight decay. 1-D parameters use AdamW at ``adamw_lr_ratio * lr``. One optimizer, so one
+LR scheduler drives both groups.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from typing import TYPE_CHECKING
+
 import torch
+
+if TYPE_CHECKING:
+    from baselines.toolkit.config import TrainingConfig
 
 NS_COEFFS = (3.4445, -4.7750, 2.0315)
 
@@ -93,3 +99,17 @@ class Muon(torch.optim.Optimizer):
         denom = (state["exp_avg_sq"] / (1 - b2**t)).sqrt_().add_(group["adamw_eps"])
         p.mul_(1 - lr * wd)
         p.addcdiv_(state["exp_avg"], denom, value=-lr / (1 - b1**t))
+
+
+def make_optimizer(params: Iterable[torch.nn.Parameter], cfg: "TrainingConfig") -> torch.optim.Optimizer:
+    """The optimizer a training config names: "muon" (AdamW inside for 1-D params) or "adamw"."""
+    betas = (float(cfg.betas[0]), float(cfg.betas[1]))
+    if cfg.optimizer == "muon":
+        return Muon(params, lr=cfg.lr, weight_decay=cfg.weight_decay, adamw_lr_ratio=cfg.adamw_lr_ratio,
+                    adamw_betas=betas)
+    if cfg.optimizer == "adamw":
+        return torch.optim.AdamW(params, lr=cfg.lr, betas=betas, weight_decay=cfg.weight_decay)
+    raise ValueError(f"optimizer must be 'muon' or 'adamw', not {cfg.optimizer!r}")
+
+
+__all__ = ["Muon", "NS_COEFFS", "make_optimizer", "newton_schulz"]

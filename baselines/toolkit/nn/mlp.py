@@ -1,0 +1,52 @@
+"""Feed-forward layers: the SwiGLU of ARBG and the GELU MLP of TarFlow / the conditioning embedders."""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+
+class SwiGLU(nn.Module):
+    """W3(SiLU(W1 x) * W2 x); W1 (gate), W2 (value) without bias, W3 with bias (spec autoregressive 3.2).
+
+    Hidden width floor(2 * expansion * C / 3) unless ``hidden`` is given; dropout after the gated
+    product and after W3, as in ARBG.
+    """
+
+    def __init__(self, channels: int, expansion: int = 4, dropout: float = 0.0, hidden: int | None = None):
+        super().__init__()
+        hidden = hidden or int(2 * expansion * channels / 3)
+        self.w1 = nn.Linear(channels, hidden, bias=False)
+        self.w2 = nn.Linear(channels, hidden, bias=False)
+        self.w3 = nn.Linear(hidden, channels, bias=True)
+        self.drop = nn.Dropout(dropout)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.drop(self.w3(self.drop(F.silu(self.w1(x)) * self.w2(x))))
+
+
+class GELUMLP(nn.Module):
+    """Linear(C, hidden) -> GELU -> Dropout -> Linear(hidden, out), biases on both (TarFlow, embedders)."""
+
+    def __init__(self, channels: int, hidden: int | None = None, out: int | None = None, dropout: float = 0.0,
+                 expansion: int = 4):
+        super().__init__()
+        hidden = hidden or expansion * channels
+        self.main = nn.Sequential(nn.Linear(channels, hidden), nn.GELU(), nn.Dropout(dropout),
+                                  nn.Linear(hidden, out or channels))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.main(x)
+
+
+def make_mlp(kind: str, channels: int, expansion: int = 4, dropout: float = 0.0) -> nn.Module:
+    """"swiglu" (ARBG) or "gelu" (TarFlow)."""
+    if kind == "swiglu":
+        return SwiGLU(channels, expansion, dropout)
+    if kind == "gelu":
+        return GELUMLP(channels, expansion=expansion, dropout=dropout)
+    raise ValueError(f"mlp must be 'swiglu' or 'gelu', not {kind!r}")
+
+
+__all__ = ["GELUMLP", "SwiGLU", "make_mlp"]
