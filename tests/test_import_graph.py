@@ -17,9 +17,12 @@ ROOT = Path(__file__).resolve().parents[1]
 FORBIDDEN = ("leaderboard", "baselines")
 #: benchmark modules allowed to import a forbidden package, and why.
 ALLOWED = {
-    # the console script's `bgbench leaderboard build|show` is the one place where the harness hands over to
-    # the leaderboard package; nothing else in benchmark/ may reach it.
+    # the console script's `bgbench leaderboard build|show` is where the harness hands over to the leaderboard
+    # package;
     "benchmark.cli.leaderboard": {"leaderboard"},
+    # the CLI's tables borrow the leaderboard's metric display names and units (leaderboard.schema). Known and
+    # listed so that no new import slips in; the names could move to benchmark/ to drop this entry.
+    "benchmark.cli.output": {"leaderboard"},
 }
 
 
