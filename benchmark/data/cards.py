@@ -22,6 +22,8 @@ from benchmark.data.reference import load_reference
 from benchmark.data.replica_md import START_MINIMIZE_ITERATIONS, START_MINIMIZE_TOLERANCE
 from benchmark.errors import DataError
 from benchmark.io import atomic_write_text
+from benchmark.metrics.noise_floor import SPLIT as FLOOR_SPLIT
+from benchmark.metrics.noise_floor import cached_noise_floor
 from benchmark.systems import ForceFieldRecipe
 from benchmark.tasks import TASKS, Task
 from benchmark.tasks.protocol import LocalMD
@@ -120,7 +122,8 @@ def _system_facts(task: Task, spec, roots: list[Path | None]) -> tuple[dict, str
     if not m:
         return facts, ""
     facts.update(hashes_sha256=_hashes(m), std_nm=m.get("std_nm"), n_frames=m.get("n_frames"),
-                 generation_seconds=m.get("generation_seconds"), md_backend=m.get("md_backend"),
+                 generation_seconds=m.get("generation_seconds"), generation_cpu_seconds=m.get("generation_cpu_seconds"),
+                 md_backend=m.get("md_backend"),
                  basin_populations=m.get("basin_populations"))
     pops = m.get("basin_populations", {})
     body = ""
@@ -131,8 +134,15 @@ def _system_facts(task: Task, spec, roots: list[Path | None]) -> tuple[dict, str
         body += (f"\n### {spec.name}: backbone basin populations, train vs test\n\nMean over replicas ± standard error "
                  "(one block per replica; replicas are independent). z = (train - test) / combined error.\n\n"
                  + _population_table(rows))
+    root = folder.parents[2]  # folder = root / task / tier / system
+    floor = cached_noise_floor(task, "quick", spec, data_dir=root)
+    facts["noise_floor"] = {"samples_per_half": floor["num_samples_per_half"],
+                            **{k: round(v, 4) for k, v in floor["metrics"].items()}}
+    body += (f"\n### {spec.name}: noise floor\n\nEvery metric between two independent halves of the test replicas "
+             f"({floor['num_samples_per_half']} samples each, {FLOOR_SPLIT}): scores closer than this to each other, or "
+             "to it, are not distinguishable.\n\n| metric | floor |\n|---|---|\n"
+             + "".join(f"| {k} | {v:.4g} |\n" for k, v in floor["metrics"].items()))
     if task.name == "CHIGNOLIN":
-        root = folder.parents[2]
         ref = load_reference(task, "quick", spec, root)
         everything = np.concatenate([ref.train_positions(), ref.val_positions(), ref.test_positions])
         facts["folded_fraction"] = {"criterion": f"CA-CA distances D3-T8 and Y2-W9 both below {FOLD_CUTOFF_NM} nm",
@@ -174,7 +184,9 @@ def quick_cards(out: Path, roots: list[Path | None]) -> list[Path]:
                 "small score differences meant nothing. The test split, thinned evenly to "
                 f"{protocol.n_eval_samples} frames, is the evaluation reference; the TICA model of the metrics is "
                 "fitted on the test replicas (lag 100 frames, no pair spans two replicas). `generation_seconds` is the "
-                "wall time of the MD when the cached copy was made here (2 CPU cores shared with other jobs).\n"
+                "wall time of the MD when the cached copy was made here (2 CPU cores shared with other jobs, at nice 10), "
+                "`generation_cpu_seconds` the CPU time it used (all worker processes; what a quiet 2-core machine "
+                "needs about half of).\n"
                 + sections + "\n" + QUICK_LIMITS)
         paths.append(out / f"quick-{task.name}.md")
         _write(paths[-1], front, body)
@@ -237,7 +249,8 @@ def corpus_card(out: Path, roots: list[Path | None]) -> Path:
              "frames_total": n_frames, "held_out": "none is a published ManyPeptidesMD val/test peptide",
              "command": "bgbench data prepare-corpus --tier quick"}
     if m:
-        front.update(hashes_sha256=_hashes(m), std_nm=m.get("std_nm"), generation_seconds=m.get("generation_seconds"))
+        front.update(hashes_sha256=_hashes(m), std_nm=m.get("std_nm"), generation_seconds=m.get("generation_seconds"),
+                     generation_cpu_seconds=m.get("generation_cpu_seconds"))
     body = (f"# Quick-tier training corpus\n\nA fixed, seeded set of {len(seqs)} peptides of lengths "
             f"{min(len(s) for s in seqs)}-{max(len(s) for s in seqs)} (none a published evaluation peptide), each simulated "
             f"as {md.replicas[0]} independent replicas ({md.warmup_steps / 1000:g} ps warm-up discarded, then "

@@ -20,7 +20,7 @@ import numpy as np
 
 from benchmark.data import basins, store
 from benchmark.data.formats import LOCAL_FILES, local_settings_record, standardization_std, topology_pdb_text
-from benchmark.data.replica_md import ReplicaPlan, get_backend, simulate_replicas
+from benchmark.data.replica_md import ReplicaPlan, cpu_seconds, get_backend, simulate_replicas
 from benchmark.errors import DataError
 from benchmark.io import atomic_save_npy, atomic_write_text
 from benchmark.systems import SystemSpec
@@ -79,14 +79,15 @@ def prepare_system(task: Task, tier: str, spec: SystemSpec, root: Path | None = 
                         f"{protocol.n_eval_samples} evaluation samples; add test replicas to task {task.name}.")
 
     plan = plan_for(task, tier, spec, seed)
-    t0 = time.perf_counter()
+    t0, cpu0 = time.perf_counter(), cpu_seconds()
     backend = get_backend(md.backend, workers)
     try:
         frames, energies = simulate_replicas(spec, plan, store.scratch_dir(folder), backend, progress=progress,
                                              stop_after_segments=stop_after_segments)
     finally:
-        backend.close()
+        backend.close()  # workers end here, so their CPU time is counted below
     seconds = round(time.perf_counter() - t0, 1)  # of this process only, if the run was resumed
+    cpu = round(cpu_seconds() - cpu0, 1)
 
     system = spec.build()
     ranges = split_ranges(md.replicas)
@@ -107,7 +108,7 @@ def prepare_system(task: Task, tier: str, spec: SystemSpec, root: Path | None = 
         replica_ranges=ranges, segments={r: [md.frames_per_replica] * (b - a) for r, (a, b) in ranges.items()},
         start_basins={r: [list(plan.start_basins[i]) for i in range(a, b)] for r, (a, b) in ranges.items()},
         replica_seeds=list(plan.seeds), n_frames=int(frames.shape[0] * frames.shape[1]),
-        generation_seconds=seconds, md_backend=md.backend, basin_populations=populations,
+        generation_seconds=seconds, generation_cpu_seconds=cpu, md_backend=md.backend, basin_populations=populations,
         std_nm=standardization_std(train.reshape(-1, *train.shape[2:])),
         units={"positions": "nm", "energies": "kJ/mol (potential energy of each frame; train, val, test replicas in order)"},
     )

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 import os
+import resource
 import shutil
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass
@@ -55,6 +56,7 @@ class ReplicaPlan:
     seeds: tuple[int, ...]  # per replica
     backend: str
     frames_per_segment: int = FRAMES_PER_SEGMENT
+    warmup_friction_per_ps: float = 5.0
 
     @property
     def n_replicas(self) -> int:
@@ -75,7 +77,7 @@ class ReplicaPlan:
                 basins.append(tuple(start_basins(i, n_residues, md.starts)))
                 seeds.append(derived_seed(seed, *names, split, i))
         return cls(md.frames_per_replica, md.frame_interval_steps, md.warmup_steps, tuple(basins), tuple(seeds),
-                   md.backend, FRAMES_PER_SEGMENT)
+                   md.backend, FRAMES_PER_SEGMENT, md.warmup_friction_per_ps)
 
 
 @dataclass
@@ -97,10 +99,10 @@ class Backend(Protocol):
     def minimize(self, spec: SystemSpec, positions: np.ndarray) -> np.ndarray:
         """Local minima (R, N, 3) near ``positions``."""
 
-    def run(self, spec: SystemSpec, states: States, seeds: list[int], n_frames: int,
-            interval: int) -> tuple[np.ndarray, np.ndarray, States]:
+    def run(self, spec: SystemSpec, states: States, seeds: list[int], n_frames: int, interval: int,
+            friction_per_ps: float | None = None) -> tuple[np.ndarray, np.ndarray, States]:
         """``n_frames`` frames every ``interval`` steps from ``states``: frames (R, n, N, 3) float32, potential
-        energies (R, n) kJ/mol, and the states after the last step."""
+        energies (R, n) kJ/mol, and the states after the last step. ``friction_per_ps`` None: the task's."""
 
 
 # --- the OpenMM Reference backend --------------------------------------------------------------
@@ -125,8 +127,9 @@ def _minimize_one(spec: SystemSpec, positions: np.ndarray) -> np.ndarray:
 
 
 def _run_one(spec: SystemSpec, positions: np.ndarray, velocities: np.ndarray, seed: int, n_frames: int,
-             interval: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    context = _reference_context(spec, spec.forcefield.integrator(seed))
+             interval: int, friction_per_ps: float | None) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    recipe = spec.forcefield if friction_per_ps is None else spec.forcefield.with_friction(friction_per_ps)
+    context = _reference_context(spec, recipe.integrator(seed))
     context.setPositions(positions)
     context.setVelocities(velocities)
     frames = np.empty((n_frames, *positions.shape), dtype=np.float32)
@@ -177,9 +180,9 @@ class OpenMMReference:
     def minimize(self, spec: SystemSpec, positions: np.ndarray) -> np.ndarray:
         return np.stack(self._map(_minimize_one, [spec] * len(positions), list(positions)))
 
-    def run(self, spec, states, seeds, n_frames, interval):
+    def run(self, spec, states, seeds, n_frames, interval, friction_per_ps=None):
         out = self._map(_run_one, [spec] * len(seeds), list(states.positions), list(states.velocities), seeds,
-                        [n_frames] * len(seeds), [interval] * len(seeds))
+                        [n_frames] * len(seeds), [interval] * len(seeds), [friction_per_ps] * len(seeds))
         frames, energies, pos, vel = (np.stack(parts) for parts in zip(*out))
         return frames, energies, States(pos, vel)
 
@@ -190,6 +193,12 @@ class OpenMMReference:
 
 
 BACKENDS = {OpenMMReference.name: OpenMMReference}
+
+
+def cpu_seconds() -> float:
+    """CPU time of this process and its finished children (the MD workers), s: a cost that machine load does not inflate."""
+    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
 
 
 def default_workers() -> int:
@@ -272,7 +281,7 @@ def simulate_replicas(spec: SystemSpec, plan: ReplicaPlan, work: Path, backend: 
                 atomic_save_npz(starts_path, positions=states.positions, velocities=states.velocities)
             states = _load_states(starts_path)
             if plan.warmup_steps > 0:
-                _, _, states = backend.run(spec, states, seg_seeds(0), 1, plan.warmup_steps)
+                _, _, states = backend.run(spec, states, seg_seeds(0), 1, plan.warmup_steps, plan.warmup_friction_per_ps)
             atomic_save_npz(_segment_path(work, 0), positions=states.positions, velocities=states.velocities)
             bar.update(steps[0] * plan.n_replicas)
             done, new = 1, 1
@@ -299,5 +308,5 @@ def simulate_replicas(spec: SystemSpec, plan: ReplicaPlan, work: Path, backend: 
     return np.concatenate(frames, axis=1), np.concatenate(energies, axis=1)
 
 
-__all__ = ["BACKENDS", "Backend", "FRAMES_PER_SEGMENT", "OpenMMReference", "ReplicaPlan", "States", "default_workers",
+__all__ = ["BACKENDS", "Backend", "FRAMES_PER_SEGMENT", "OpenMMReference", "ReplicaPlan", "States", "cpu_seconds", "default_workers",
            "get_backend", "maxwell_boltzmann", "simulate_replicas"]

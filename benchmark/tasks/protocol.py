@@ -33,6 +33,12 @@ class LocalMD:
     ``frames_per_replica`` frames every ``frame_interval_steps`` steps (1 fs each). ``replicas``
     counts the replicas of the train, validation and test splits: no replica contributes to two
     splits, so the splits are independent samples.
+
+    The warm-up runs at ``warmup_friction_per_ps``: a minimised start has almost no potential energy,
+    and at the tasks' low frictions (0.3-1 / ps) the bath gives back the kinetic energy the potential
+    takes only over a few ps, so replicas would begin cold. Langevin dynamics keeps the Boltzmann
+    distribution at any friction, so the warm-up couples harder (time constant 1 / (2 gamma) = 0.1 ps
+    at 5 / ps); the recorded frames use the task's friction.
     """
 
     replicas: tuple[int, int, int]  # train / val / test
@@ -41,6 +47,7 @@ class LocalMD:
     warmup_steps: int
     starts: tuple[str, ...] = DEFAULT_STARTS
     backend: str = "openmm-reference"  # what integrates the MD (benchmark/data/replica_md.py)
+    warmup_friction_per_ps: float = 5.0
 
     @property
     def n_replicas(self) -> int:

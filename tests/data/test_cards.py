@@ -19,7 +19,7 @@ def _front(path):
 
 
 def test_cards_have_front_matter_populations_and_limits(tmp_path, small_segments, tiny_task, monkeypatch):
-    task = tiny_task()
+    task = tiny_task(frames=110, interval=5)  # replicas longer than the TICA lag, for the noise floor
     prepare_system(task, "quick", task.systems[0], tmp_path / "data", seed=0, progress=False)
     monkeypatch.setattr(cards, "TASKS", {"ALDP": task, "8AA": get_task("8AA")})
     paths = write_cards(tmp_path / "cards", tmp_path / "data")
@@ -28,23 +28,26 @@ def test_cards_have_front_matter_populations_and_limits(tmp_path, small_segments
     front, text = _front(tmp_path / "cards" / "quick-ALDP.md")
     assert front["temperature_K"] == 300.0 and front["integrator"]["friction_per_ps"] == 1.0
     assert front["replica_md"]["replicas"] == {"train": 3, "val": 1, "test": 2}
-    assert front["replica_md"]["precision"] == "double" and front["replica_md"]["frames_per_replica"] == 20
+    assert front["replica_md"]["precision"] == "double" and front["replica_md"]["frames_per_replica"] == 110
     facts = front["systems"]["Ace-A-Nme"]
     assert set(facts["hashes_sha256"]) == {"train.npy", "val.npy", "test.npy", "energies.npy", "topology.pdb"}
     pops = facts["basin_populations"]
     assert set(pops) == {"train", "val", "test"} and set(pops["train"]["A1"]) == {"alpha_R", "beta", "PII", "alpha_L"}
     assert abs(sum(m for m, _ in pops["test"]["A1"].values()) - 1.0) < 1e-3
     assert "| residue | basin | train | test | z |" in text
+    floor = facts["noise_floor"]
+    assert floor["samples_per_half"] == 20 and floor["torus-w2"] > 0 and floor["energy-w2"] > 0
+    assert "### Ace-A-Nme: noise floor" in text
     assert "## Limits" in text and "not comparable with paper numbers" in text
     front, _ = _front(tmp_path / "cards" / "published-8AA.md")
     assert front["std_nm"] == 0.35 and len(front["test_sequences"]) == 30
     front, text = _front(tmp_path / "cards" / "quick-training-corpus.md")
-    assert front["count"] == 14 and front["lengths"] == [2, 3, 4, 5, 6, 7, 8]
+    assert front["count"] == 28 and front["lengths"] == [2, 3, 4, 5, 6, 7, 8]
     assert "cannot show" in text
 
 
 def test_card_hashes_and_data_info(tmp_path, small_segments, tiny_task, monkeypatch, capsys):
-    task = tiny_task()
+    task = tiny_task(frames=110, interval=5)
     data = tmp_path / "data"
     prepare_system(task, "quick", task.systems[0], data, seed=0, progress=False)
     monkeypatch.setattr(cards, "TASKS", {"ALDP": task})

@@ -205,3 +205,17 @@ def test_cached_data_is_reused(tmp_path, small_segments, tiny_task, monkeypatch)
         prepare_system(tiny_task(frames=30), "quick", spec, tmp_path, seed=1, progress=False)
     with pytest.raises(AssertionError, match="reused"):  # and so does another seed
         prepare_system(task, "quick", spec, tmp_path, seed=2, progress=False)
+
+
+def test_quick_protocols_balance_splits_and_use_every_test_replica():
+    """Every split holds whole rounds of start basins; the evaluation subsample (stride floor(T / n)) and the
+    noise floor's two halves (each thinned to n) take frames evenly from every test replica."""
+    from benchmark.tasks import TASKS
+
+    for task in TASKS.values():
+        protocol = task.protocol("quick")
+        md = protocol.local_md
+        assert all(r % len(md.starts) == 0 for r in md.replicas), task.name
+        n_test = md.replicas[2] * md.frames_per_replica
+        assert n_test % (2 * protocol.n_eval_samples) == 0 and md.replicas[2] % 2 == 0, task.name
+        assert md.frames_per_replica > 100, task.name  # the TICA fit's lag of 100 frames stays inside a replica

@@ -60,3 +60,15 @@ def test_sigkill_then_rerun_resumes(tmp_path, tiny_task, monkeypatch):
     a = load_reference(task, "quick", task.systems[0], root)
     b = load_reference(task, "quick", task.systems[0], tmp_path / "fresh")
     assert content_hashes(a) == content_hashes(b)  # sha256 of every file: train, val, test, energies, topology
+
+
+@pytest.mark.slow
+def test_quick_al3_made_here_has_the_hashes_of_its_data_card(tmp_path):
+    """The same quick data on every machine: a fresh `bgbench data prepare AL3` gives the card's sha256."""
+    from benchmark.data.cards import card_hashes
+    from benchmark.tasks import get_task
+
+    task = get_task("AL3")
+    spec = task.systems[0]
+    prepare_system(task, "quick", spec, tmp_path, progress=False)
+    assert content_hashes(load_reference(task, "quick", spec, tmp_path)) == card_hashes("AL3")[spec.name]
