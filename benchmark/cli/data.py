@@ -16,18 +16,22 @@ def _root(args: argparse.Namespace) -> Path | None:
 
 def _prepare(args: argparse.Namespace) -> int:
     from benchmark.data.generate import prepare_task
+    from benchmark.data.replica_md import default_workers
 
     task = get_task(args.task)
     for folder in prepare_task(task, args.tier, _root(args), seed=args.seed, progress=not args.no_progress,
-                               force=args.force, workers=args.workers):
+                               force=args.force, workers=args.workers or default_workers()):
         print(f"ready: {folder}")
     return 0
 
 
 def _prepare_corpus(args: argparse.Namespace) -> int:
     from benchmark.data.corpus_md import prepare_corpus
+    from benchmark.data.replica_md import default_workers
 
-    print(f"ready: {prepare_corpus(args.tier, _root(args), progress=not args.no_progress, force=args.force, workers=args.workers)}")
+    folder = prepare_corpus(args.tier, _root(args), progress=not args.no_progress, force=args.force,
+                            workers=args.workers or default_workers())
+    print(f"ready: {folder}")
     return 0
 
 

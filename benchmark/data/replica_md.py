@@ -202,14 +202,15 @@ def cpu_seconds() -> float:
 
 
 def default_workers() -> int:
-    """``$BGBENCH_MD_WORKERS`` or min(2, CPUs): replicas simulated at once."""
+    """``$BGBENCH_MD_WORKERS`` or min(2, CPUs): the CLI's number of replicas simulated at once."""
     return int(os.environ.get("BGBENCH_MD_WORKERS") or min(2, os.cpu_count() or 1))
 
 
 def get_backend(name: str, workers: int | None = None) -> Backend:
+    """The backend ``name`` with ``workers`` processes (None: 1, in this process)."""
     if name not in BACKENDS:
         raise DataError(f"Unknown MD backend {name!r}; known: {sorted(BACKENDS)}.")
-    return BACKENDS[name](workers or default_workers())
+    return BACKENDS[name](workers or 1)
 
 
 # --- the run -----------------------------------------------------------------------------------
