@@ -1,0 +1,249 @@
+"""Batched torch implementation of the target energy, equal to OpenMM's Reference platform.
+
+Reads every parameter from the OpenMM System the project builds (``torch_params``) and evaluates
+all conformations of a batch at once (``torch_terms``), in chunks so that memory stays bounded.
+
+MEASUREMENTS (filled in from tests/benchmarks/test_torch_energy_throughput.py; see below).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from functools import partial
+
+import numpy as np
+import openmm
+import torch
+
+from benchmark.energy import torch_terms as terms
+from benchmark.energy.base import TargetEnergy
+from benchmark.energy.torch_params import ONE_4PI_EPS0, ACE_PROBE_RADIUS, EnergyParameters, extract_parameters
+
+log = logging.getLogger(__name__)
+
+PRECISIONS = {"float64": torch.float64, "float32": torch.float32}
+FORCE_MODES = ("analytic", "autograd")
+#: Default chunk: about this many atom pairs per chunk keep every (chunk, pairs) temporary near the
+#: CPU cache size (spec section 10: whole batches are memory-bound).
+PAIRS_PER_CHUNK = 1 << 17
+
+
+class TorchEnergy(TargetEnergy):
+    """u(x) = U(x)/kT and -grad u for batches of conformations, with torch on CPU or CUDA.
+
+    ``precision`` "float64" (default) or "float32"; ``device`` where the arithmetic runs;
+    ``chunk_size`` conformations per chunk (None: about 2^17 atom pairs per chunk);
+    ``forces`` "analytic" (default) or "autograd"; ``compile`` wraps the kernel in
+    ``torch.compile`` and falls back to eager mode if compilation fails.
+
+    Tensors come back on the device of a tensor input (numpy input: CPU), as float64.
+    """
+
+    def __init__(self, system, precision: str = "float64", device: str | torch.device = "cpu",
+                 chunk_size: int | None = None, forces: str = "analytic", compile: bool = False):
+        self._setup(system.create_openmm_system(), system.kT_kJ_per_mol, system.name,
+                    precision, device, chunk_size, forces, compile)
+
+    @classmethod
+    def from_openmm(cls, omm_system: openmm.System, kT_kJ_per_mol: float, name: str = "system", **options) -> "TorchEnergy":
+        """The torch energy of any supported OpenMM System (tests use hand-made variants)."""
+        self = cls.__new__(cls)
+        opts = {"precision": "float64", "device": "cpu", "chunk_size": None, "forces": "analytic", "compile": False} | options
+        self._setup(omm_system, kT_kJ_per_mol, name, **opts)
+        return self
+
+    def _setup(self, omm_system, kT, name, precision, device, chunk_size, forces, compile) -> None:
+        if precision not in PRECISIONS:
+            raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
+        if forces not in FORCE_MODES:
+            raise ValueError(f"forces must be one of {', '.join(FORCE_MODES)}, got {forces!r}")
+        self.params: EnergyParameters = extract_parameters(omm_system)
+        self.n_atoms = self.params.n_atoms
+        self.kT_kJ_per_mol = float(kT)
+        self.system_name = name
+        self.precision = precision
+        self.dtype = PRECISIONS[precision]
+        self.device = torch.device(device)
+        self.force_mode = forces
+        n_pairs = max(1, self.n_atoms * (self.n_atoms - 1) // 2)
+        self.chunk_size = int(chunk_size) if chunk_size else max(1, PAIRS_PER_CHUNK // n_pairs)
+        self._bonded, self._pairs = build_tensors(self.params, self.dtype, self.device)
+        self.compile_requested = bool(compile)
+        self._kernels = {}
+        self._compiled_failed = False
+
+    # --- the contract ---------------------------------------------------------------------
+    def energy(self, x) -> torch.Tensor:
+        e, _ = self._evaluate(x, forces=False)
+        return e
+
+    def energy_and_forces(self, x) -> tuple[torch.Tensor, torch.Tensor]:
+        return self._evaluate(x, forces=True)
+
+    def describe(self) -> dict:
+        """What a run record stores about this energy."""
+        return {
+            "backend": "torch",
+            "precision": self.precision,
+            "device": str(self.device),
+            "forces": self.force_mode,
+            "compiled": self.compile_requested and not self._compiled_failed,
+            "chunk_size": self.chunk_size,
+            "torch": torch.__version__,
+        }
+
+    # --- internals --------------------------------------------------------------------------
+    def _positions(self, x) -> tuple[torch.Tensor, torch.device]:
+        if isinstance(x, torch.Tensor):
+            out_device = x.device
+            t = x.detach()
+        else:
+            out_device = torch.device("cpu")
+            t = torch.from_numpy(np.asarray(x, dtype=np.float64))
+        if t.ndim == 2:
+            t = t[None]
+        if t.ndim != 3 or tuple(t.shape[1:]) != (self.n_atoms, 3):
+            raise ValueError(f"positions must have shape (B, {self.n_atoms}, 3) in nm, got {tuple(t.shape)}")
+        return t.to(device=self.device, dtype=self.dtype), out_device
+
+    def _kernel(self, forces: bool):
+        key = (forces, self.force_mode)
+        if key not in self._kernels:
+            if forces and self.force_mode == "autograd":
+                fn = partial(_autograd_total, bonded=self._bonded, pairs=self._pairs)
+            else:
+                fn = partial(_total, bonded=self._bonded, pairs=self._pairs, forces=forces)
+            if self.compile_requested and not self._compiled_failed:
+                fn = _Compiled(fn, eager=fn, owner=self)
+            self._kernels[key] = fn
+        return self._kernels[key]
+
+    def _evaluate(self, x, forces: bool) -> tuple[torch.Tensor, torch.Tensor | None]:
+        pos, out_device = self._positions(x)
+        n = pos.shape[0]
+        energies = torch.empty(n, dtype=torch.float64, device=self.device)
+        grads = torch.empty(n, self.n_atoms, 3, dtype=torch.float64, device=self.device) if forces else None
+        kernel = self._kernel(forces)
+        with torch.no_grad():
+            for start in range(0, n, self.chunk_size):
+                stop = min(n, start + self.chunk_size)
+                e, f = kernel(pos[start:stop])
+                energies[start:stop] = e.to(torch.float64) / self.kT_kJ_per_mol
+                if forces:
+                    grads[start:stop] = f.to(torch.float64) / self.kT_kJ_per_mol
+        bad = ~torch.isfinite(energies)
+        energies = torch.where(bad, math.inf, energies)
+        if forces:
+            zero = bad | ~torch.isfinite(grads).all(dim=(1, 2))
+            grads = torch.where(zero[:, None, None], 0.0, grads)
+        n_bad = int(bad.sum())
+        if n_bad:
+            log.warning("%s: %d of %d conformations had no finite energy; they get +inf", self.system_name, n_bad, n)
+        return energies.to(out_device), (grads.to(out_device) if forces else None)
+
+
+def _total(x: torch.Tensor, bonded: terms.BondedTensors, pairs: terms.PairTensors | None, forces: bool):
+    """Sum of all terms, kJ/mol and kJ/mol/nm."""
+    e, f = terms.bonds(x, bonded, forces)
+    for term in (terms.angles, terms.torsions, terms.exceptions):
+        de, df = term(x, bonded, forces)
+        e = e + de
+        if forces:
+            f = f + df
+    if pairs is not None:
+        de, df = terms.pairs(x, pairs, forces)
+        e = e + de
+        if forces:
+            f = f + df
+    return e, f
+
+
+def _autograd_total(x: torch.Tensor, bonded, pairs):
+    with torch.enable_grad():
+        xg = x.detach().requires_grad_(True)
+        e, _ = _total(xg, bonded, pairs, forces=False)
+        (grad,) = torch.autograd.grad(e.sum(), xg)
+    return e.detach(), -grad
+
+
+class _Compiled:
+    """``torch.compile`` of a kernel that falls back to eager mode, once and for good, if compiling fails."""
+
+    def __init__(self, fn, eager, owner: TorchEnergy):
+        self._compiled = torch.compile(fn, dynamic=True)
+        self._eager = eager
+        self._owner = owner
+
+    def __call__(self, x):
+        if not self._owner._compiled_failed:
+            try:
+                return self._compiled(x)
+            except Exception as exc:  # noqa: BLE001 - any compiler failure must leave a working energy
+                log.warning("torch.compile failed (%s: %s); using eager mode", type(exc).__name__, exc)
+                self._owner._compiled_failed = True
+        return self._eager(x)
+
+
+def build_tensors(p: EnergyParameters, dtype: torch.dtype, device: torch.device):
+    """Constant tensors of every term on ``device`` in ``dtype`` (indices as int64)."""
+    def f(a):
+        return torch.as_tensor(np.asarray(a, dtype=np.float64), dtype=dtype, device=device)
+
+    def idx(a):
+        return torch.as_tensor(np.asarray(a, dtype=np.int64), device=device)
+
+    b = p.bonded
+    nb = p.nonbonded
+    n = p.n_atoms
+    if nb is not None:
+        exc = nb.exception_pairs
+        live = (nb.exception_qq != 0.0) | (nb.exception_epsilon != 0.0)
+        sig, eps = nb.exception_sigma[live], nb.exception_epsilon[live]
+        exc_i, exc_j = exc[live, 0], exc[live, 1]
+        exc_qq, exc_c12, exc_c6 = ONE_4PI_EPS0 * nb.exception_qq[live], 4 * eps * sig**12, 4 * eps * sig**6
+    else:
+        exc_i = exc_j = np.zeros(0, np.int64)
+        exc_qq = exc_c12 = exc_c6 = np.zeros(0)
+    bonded = terms.BondedTensors(
+        bond_i=idx(b.bonds[:, 0]), bond_j=idx(b.bonds[:, 1]), bond_r0=f(b.bond_r0), bond_k=f(b.bond_k),
+        angle_i=idx(b.angles[:, 0]), angle_j=idx(b.angles[:, 1]), angle_k_idx=idx(b.angles[:, 2]),
+        angle_theta0=f(b.angle_theta0), angle_k=f(b.angle_k),
+        tors=idx(b.torsions), tors_n=f(b.torsion_n), tors_phase=f(b.torsion_phase), tors_k=f(b.torsion_k),
+        exc_i=idx(exc_i), exc_j=idx(exc_j), exc_qq=f(exc_qq), exc_c12=f(exc_c12), exc_c6=f(exc_c6),
+    )
+    if nb is None and p.gb is None:
+        return bonded, None
+    i, j = np.triu_indices(n, 1)
+    if nb is not None:
+        q, sg, ep = nb.charge, nb.sigma, nb.epsilon
+        qq = ONE_4PI_EPS0 * q[i] * q[j]
+        sigma = 0.5 * (sg[i] + sg[j])
+        epsilon = np.sqrt(ep[i] * ep[j])
+        c12, c6 = 4 * epsilon * sigma**12, 4 * epsilon * sigma**6
+        excluded = np.zeros((n, n), bool)
+        excluded[nb.exception_pairs[:, 0], nb.exception_pairs[:, 1]] = True
+        ex = excluded[i, j]
+        qq[ex] = c12[ex] = c6[ex] = 0.0
+        cutoff2 = None if nb.cutoff is None else nb.cutoff**2
+        krf, crf = nb.krf, nb.crf
+    else:
+        qq = c12 = c6 = np.zeros(len(i))
+        cutoff2, krf, crf = None, 0.0, 0.0
+    gb_tensors = None
+    if (g := p.gb) is not None:
+        k_tau = g.k_coulomb * g.tau
+        rs = g.surface_radius
+        gb_tensors = terms.GBTensors(
+            rho=f(g.offset_radius), inv_rho=f(1.0 / g.offset_radius), inv_radius=f(1.0 / g.radius),
+            self_coef=f(-0.5 * k_tau * g.charge**2),
+            ace_coef=f(g.surface_coefficient * (rs + ACE_PROBE_RADIUS) ** 2 * rs**6),
+            rho_i=f(g.offset_radius[i]), rho_j=f(g.offset_radius[j]), s_i=f(g.scaled_radius[i]), s_j=f(g.scaled_radius[j]),
+            kq=f(-k_tau * g.charge[i] * g.charge[j]), alpha=g.alpha, beta=g.beta, gamma=g.gamma,
+            cutoff=g.cutoff, cutoff_inclusive=g.cutoff_inclusive, pair_shift=0.0 if g.cutoff is None else 1.0 / g.cutoff,
+            step_inclusive=g.step_inclusive, buried=g.buried_correction,
+        )
+    pairs = terms.PairTensors(
+        i=idx(i), j=idx(j), qq=f(qq), c12=f(c12), c6=f(c6), nb_cutoff2=cutoff2, krf=krf, crf=crf, gb=gb_tensors,
+    )
+    return bonded, pairs
