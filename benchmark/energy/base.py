@@ -19,6 +19,16 @@ def as_positions(x: torch.Tensor | np.ndarray, n_atoms: int) -> np.ndarray:
     return arr
 
 
+def batch_size(x: torch.Tensor | np.ndarray, n_atoms: int) -> int:
+    """Number of conformations in ``x`` after the same shape check as ``as_positions``, without copying."""
+    shape = tuple(x.shape) if hasattr(x, "shape") else np.shape(x)
+    if len(shape) == 2:
+        shape = (1, *shape)
+    if len(shape) != 3 or shape[1:] != (n_atoms, 3):
+        raise ValueError(f"positions must have shape (B, {n_atoms}, 3) in nm, got {shape}")
+    return shape[0]
+
+
 class TargetEnergy(ABC):
     """Reduced potential energy u(x) = U(x)/kT of one system.
 
@@ -37,6 +47,10 @@ class TargetEnergy(ABC):
     @abstractmethod
     def energy_and_forces(self, x: torch.Tensor | np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
         """u(x) and -grad u(x) for a batch of conformations."""
+
+    def describe(self) -> dict:
+        """Plain-data facts a run record stores about this energy: backend, precision, platform or device."""
+        return {"backend": type(self).__name__}
 
     def __call__(self, x: torch.Tensor | np.ndarray) -> torch.Tensor:
         return self.energy(x)

@@ -3,14 +3,14 @@
 One conformation evaluated is one evaluation, whether energy alone or energy and forces;
 force evaluations are also counted on their own. A batch that would pass the budget is
 refused whole, before anything is evaluated, so the count never exceeds the budget.
+Positions pass through unchanged (a CUDA tensor stays on its device for a torch target).
 """
 
 from __future__ import annotations
 
-import numpy as np
 import torch
 
-from benchmark.energy.base import TargetEnergy, as_positions
+from benchmark.energy.base import TargetEnergy, batch_size
 from benchmark.errors import BudgetExceeded
 
 
@@ -31,23 +31,26 @@ class BudgetedEnergy(TargetEnergy):
     def remaining(self) -> int:
         return self.budget - self.used
 
-    def _charge(self, x) -> np.ndarray:
-        pos = as_positions(x, self.n_atoms)
-        if self.used + len(pos) > self.budget:
+    def _charge(self, x) -> int:
+        n = batch_size(x, self.n_atoms)
+        if self.used + n > self.budget:
             raise BudgetExceeded(
-                f"Asked for {len(pos)} energy evaluations with {self.remaining} of {self.budget} left; "
+                f"Asked for {n} energy evaluations with {self.remaining} of {self.budget} left; "
                 "evaluate fewer conformations or run with a larger --budget."
             )
-        self.used += len(pos)
-        return pos
+        self.used += n
+        return n
 
     def energy(self, x) -> torch.Tensor:
-        return self._target.energy(self._charge(x))
+        self._charge(x)
+        return self._target.energy(x)
 
     def energy_and_forces(self, x) -> tuple[torch.Tensor, torch.Tensor]:
-        pos = self._charge(x)
-        self.force_evaluations += len(pos)
-        return self._target.energy_and_forces(pos)
+        self.force_evaluations += self._charge(x)
+        return self._target.energy_and_forces(x)
+
+    def describe(self) -> dict:
+        return self._target.describe()
 
     def report(self) -> dict:
         return {"budget": self.budget, "used": self.used, "remaining": self.remaining, "force_evaluations": self.force_evaluations}
