@@ -144,19 +144,14 @@ class TorchEnergy(TargetEnergy):
 
 
 def _total(x: torch.Tensor, bonded: terms.BondedTensors, pairs: terms.PairTensors | None, forces: bool):
-    """Sum of all terms, kJ/mol and kJ/mol/nm."""
-    e, f = terms.bonds(x, bonded, forces)
-    for term in (terms.angles, terms.torsions, terms.exceptions):
-        de, df = term(x, bonded, forces)
-        e = e + de
-        if forces:
-            f = f + df
+    """Sum of all terms for positions (B, N, 3): energies (B,) in kJ/mol, forces (B, N, 3) in kJ/mol/nm."""
+    X = x.permute(2, 0, 1).contiguous()  # planar (3, B, N), see torch_terms
+    F = torch.zeros_like(X) if forces else None
+    e = terms.bonds(X, bonded, F) + terms.angles(X, bonded, F) + terms.torsions(X, bonded, F)
+    e = e + terms.exceptions(X, bonded, F)
     if pairs is not None:
-        de, df = terms.pairs(x, pairs, forces)
-        e = e + de
-        if forces:
-            f = f + df
-    return e, f
+        e = e + terms.pairs(X, pairs, F)
+    return e, (F.permute(1, 2, 0) if forces else None)
 
 
 def _autograd_total(x: torch.Tensor, bonded, pairs):
@@ -209,7 +204,7 @@ def build_tensors(p: EnergyParameters, dtype: torch.dtype, device: torch.device)
         bond_i=idx(b.bonds[:, 0]), bond_j=idx(b.bonds[:, 1]), bond_r0=f(b.bond_r0), bond_k=f(b.bond_k),
         angle_i=idx(b.angles[:, 0]), angle_j=idx(b.angles[:, 1]), angle_k_idx=idx(b.angles[:, 2]),
         angle_theta0=f(b.angle_theta0), angle_k=f(b.angle_k),
-        tors=idx(b.torsions), tors_n=f(b.torsion_n), tors_phase=f(b.torsion_phase), tors_k=f(b.torsion_k),
+        tors_atoms=idx(b.torsions.T.reshape(-1)), tors_n=f(b.torsion_n), tors_phase=f(b.torsion_phase), tors_k=f(b.torsion_k),
         exc_i=idx(exc_i), exc_j=idx(exc_j), exc_qq=f(exc_qq), exc_c12=f(exc_c12), exc_c6=f(exc_c6),
     )
     if nb is None and p.gb is None:
