@@ -3,14 +3,39 @@
 Reads every parameter from the OpenMM System the project builds (``torch_params``) and evaluates
 all conformations of a batch at once (``torch_terms``), in chunks so that memory stays bounded.
 
-MEASUREMENTS (filled in from tests/benchmarks/test_torch_energy_throughput.py; see below).
+Accuracy (tests/test_torch_energy.py, against OpenMM Reference on MD frames, 0.01 nm noise and
+clashes of every task system): float64 agrees to <= 5e-14 relative in energy and <= 1e-14
+relative to the force norm. float32 (same code, positions and parameters in single precision):
+relative energy error <= 1.5e-6 (<= 1.3e-3 kT for chignolin, whose Coulomb and GB sums cancel to
+a few parts in 1e3) and force error <= 3e-5 of the force norm, measured on AA, ALDP, AL6, 8AA
+and chignolin frames.
+
+Forces: analytic. Measured on the 2-core CPU (one thread, best of 10-15, shared machine), energy
+and forces per second: AA batch 512 analytic 9 100 / autograd 6 000 (energy alone 15 300);
+chignolin chunks of 16 analytic 330 / autograd 210 (energy alone 650). Autograd is kept as the
+``forces="autograd"`` option; it differentiates the energy-only branch of the same code.
+
+``torch.compile`` (``compile=True``, off by default): the same kernel compiled by Inductor runs
+about 2x faster on the CPU (one thread: AA 14 900/s, 8AA PGESTAES 920/s, chignolin 655/s), but
+the first compilation took 13 min of wall time on the 2-core machine at load ~14 (59 s for an
+earlier, smaller version of the kernel at load ~3); later processes reuse Inductor's on-disk cache. One compiled graph serves every
+system of a force-field recipe and every batch size (dynamic shapes). If compilation fails,
+the energy logs a warning and continues in eager mode.
+
+Memory: chunks bound it. In float64 the all-pairs kernel keeps about 46 (chunk, pairs) temporaries
+alive at its peak: chignolin (138 atoms, 9 453 pairs) needs ~3.5 MB per conformation in a chunk
+(measured peak RSS: chunk 16 -> 50 MB, 64 -> 250 MB, 256 -> 0.9 GB, 1024 -> 2.7 GB) and ~1.3 MB
+in float32. The default chunk is 2^17 pairs on the CPU (13 chignolin conformations, ~50 MB;
+larger chunks are not faster there) and 2^22 on CUDA (443 chignolin conformations, ~1.6 GB).
+
+On CUDA, ``index_add_`` sums with atomics, so repeated evaluations may differ in the last bits;
+on the CPU they repeat exactly.
 """
 
 from __future__ import annotations
 
 import logging
 import math
-from functools import partial
 
 import numpy as np
 import openmm
@@ -24,9 +49,10 @@ log = logging.getLogger(__name__)
 
 PRECISIONS = {"float64": torch.float64, "float32": torch.float32}
 FORCE_MODES = ("analytic", "autograd")
-#: Default chunk: about this many atom pairs per chunk keep every (chunk, pairs) temporary near the
-#: CPU cache size (spec section 10: whole batches are memory-bound).
-PAIRS_PER_CHUNK = 1 << 17
+#: Default chunk: about this many atom pairs per chunk. On the CPU that keeps every (chunk, pairs)
+#: temporary near the cache size (spec section 10: whole batches are memory-bound); on a GPU it
+#: keeps kernels large (about 4e6 pairs: ~1.6 GB of temporaries in float64).
+PAIRS_PER_CHUNK = {"cpu": 1 << 17, "cuda": 1 << 22}
 
 
 class TorchEnergy(TargetEnergy):
@@ -67,10 +93,10 @@ class TorchEnergy(TargetEnergy):
         self.device = torch.device(device)
         self.force_mode = forces
         n_pairs = max(1, self.n_atoms * (self.n_atoms - 1) // 2)
-        self.chunk_size = int(chunk_size) if chunk_size else max(1, PAIRS_PER_CHUNK // n_pairs)
+        per_chunk = PAIRS_PER_CHUNK.get(self.device.type, PAIRS_PER_CHUNK["cpu"])
+        self.chunk_size = int(chunk_size) if chunk_size else max(1, per_chunk // n_pairs)
         self._bonded, self._pairs = build_tensors(self.params, self.dtype, self.device)
         self.compile_requested = bool(compile)
-        self._kernels = {}
         self._compiled_failed = False
 
     # --- the contract ---------------------------------------------------------------------
@@ -108,16 +134,24 @@ class TorchEnergy(TargetEnergy):
         return t.to(device=self.device, dtype=self.dtype), out_device
 
     def _kernel(self, forces: bool):
-        key = (forces, self.force_mode)
-        if key not in self._kernels:
-            if forces and self.force_mode == "autograd":
-                fn = partial(_autograd_total, bonded=self._bonded, pairs=self._pairs)
-            else:
-                fn = partial(_total, bonded=self._bonded, pairs=self._pairs, forces=forces)
-            if self.compile_requested and not self._compiled_failed:
-                fn = _Compiled(fn, eager=fn, owner=self)
-            self._kernels[key] = fn
-        return self._kernels[key]
+        """The function of one chunk: eager, or compiled with a permanent fall-back to eager."""
+        autograd = forces and self.force_mode == "autograd"
+        fn = _autograd_total if autograd else _total
+        args = (self._bonded, self._pairs) if autograd else (self._bonded, self._pairs, forces)
+        if not self.compile_requested or self._compiled_failed:
+            return lambda x: fn(x, *args)
+        compiled = _compiled(fn)
+
+        def run(x):
+            if not self._compiled_failed:
+                try:
+                    return compiled(x, *args)
+                except Exception as exc:  # noqa: BLE001 - any compiler failure must leave a working energy
+                    log.warning("torch.compile failed (%s: %s); using eager mode", type(exc).__name__, exc)
+                    self._compiled_failed = True
+            return fn(x, *args)
+
+        return run
 
     def _evaluate(self, x, forces: bool) -> tuple[torch.Tensor, torch.Tensor | None]:
         pos, out_device = self._positions(x)
@@ -162,22 +196,18 @@ def _autograd_total(x: torch.Tensor, bonded, pairs):
     return e.detach(), -grad
 
 
-class _Compiled:
-    """``torch.compile`` of a kernel that falls back to eager mode, once and for good, if compiling fails."""
+_COMPILED: dict = {}
 
-    def __init__(self, fn, eager, owner: TorchEnergy):
-        self._compiled = torch.compile(fn, dynamic=True)
-        self._eager = eager
-        self._owner = owner
 
-    def __call__(self, x):
-        if not self._owner._compiled_failed:
-            try:
-                return self._compiled(x)
-            except Exception as exc:  # noqa: BLE001 - any compiler failure must leave a working energy
-                log.warning("torch.compile failed (%s: %s); using eager mode", type(exc).__name__, exc)
-                self._owner._compiled_failed = True
-        return self._eager(x)
+def _compiled(fn):
+    """One ``torch.compile`` per kernel function, shared by every TorchEnergy.
+
+    Dynamic shapes: systems of the same force-field recipe and any batch size reuse one graph,
+    so the compilation (a minute or more on two cores) is paid once per process and recipe.
+    """
+    if fn not in _COMPILED:
+        _COMPILED[fn] = torch.compile(fn, dynamic=True)
+    return _COMPILED[fn]
 
 
 def build_tensors(p: EnergyParameters, dtype: torch.dtype, device: torch.device):
