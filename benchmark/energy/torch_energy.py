@@ -4,11 +4,12 @@ Reads every parameter from the OpenMM System the project builds (``torch_params`
 all conformations of a batch at once (``torch_terms``), in chunks so that memory stays bounded.
 
 Accuracy (tests/test_torch_energy.py, against OpenMM Reference on MD frames, 0.01 nm noise and
-clashes of every task system, and all 120 published 2AA/4AA/8AA evaluation peptides): float64 agrees to <= 6e-14 relative in energy and <= 4e-15
-relative to the force norm. float32 (same code, positions and parameters in single precision):
-relative energy error <= 6e-6 (AL4; 3e-7 to 2e-6 for the other task systems, 1.3e-3 kT for
-chignolin, whose Coulomb and GB sums cancel to a few parts in 1e3) and force error <= 2e-5 of
-the force norm. Summing the per-pair terms in float64 does not help: the error is in the terms.
+clashes of every task system and of all 120 published 2AA/4AA/8AA evaluation peptides): float64
+agrees to <= 6e-14 relative in energy and <= 4e-15 relative to the force norm. float32 (same
+code, positions and parameters in single precision): relative energy error <= 6e-6 (AL4; 3e-7
+to 2e-6 for the other task systems, 1.3e-3 kT for chignolin, whose Coulomb and GB sums cancel
+to a few parts in 1e3) and force error <= 2e-5 of the force norm. Summing the per-pair terms in
+float64 does not help: the error is in the terms.
 
 Forces: analytic. Measured on the 2-core CPU (one thread, best of 10-15, shared machine), energy
 and forces per second: AA batch 512 analytic 9 100 / autograd 6 000 (energy alone 15 300);
