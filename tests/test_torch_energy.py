@@ -223,3 +223,15 @@ def test_parity_on_all_published_evaluation_peptides():
                 worst["force"] = max(worst["force"], (df, seq))
                 assert de <= ENERGY_RTOL and df <= FORCE_RTOL, (seq, de, df)
     print(f"max relative energy error {worst['energy']}, max relative force error {worst['force']}")
+
+
+@pytest.mark.slow
+def test_compiled_energy_matches_reference_at_batch_one_and_more():
+    """torch.compile (minutes of compilation on two cores): same numbers, and a batch of one does not crash."""
+    system = build("2AA", "AA")
+    x = parity_frames(system)
+    energy = TorchEnergy(system, compile=True)
+    for batch in (x[:1], x):
+        de, df = parity_errors(energy, system, batch)
+        assert de <= ENERGY_RTOL and df <= FORCE_RTOL
+    assert energy.describe()["compiled"]

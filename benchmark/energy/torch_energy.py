@@ -146,6 +146,9 @@ class TorchEnergy(TargetEnergy):
         def run(x):
             if not self._compiled_failed:
                 try:
+                    if x.shape[0] == 1:  # see _compiled: never hand Inductor a batch of one
+                        e, f = compiled(x.expand(2, -1, -1).contiguous(), *args)
+                        return e[:1], (None if f is None else f[:1])
                     return compiled(x, *args)
                 except Exception as exc:  # noqa: BLE001 - any compiler failure must leave a working energy
                     log.warning("torch.compile failed (%s: %s); using eager mode", type(exc).__name__, exc)
@@ -203,8 +206,11 @@ _COMPILED: dict = {}
 def _compiled(fn):
     """One ``torch.compile`` per kernel function, shared by every TorchEnergy.
 
-    Dynamic shapes: systems of the same force-field recipe and any batch size reuse one graph,
-    so the compilation (a minute or more on two cores) is paid once per process and recipe.
+    Dynamic shapes: systems of the same force-field recipe and any batch size >= 2 reuse one
+    graph, so the compilation (minutes on two cores) is paid once per process and recipe. A batch
+    of one would get a graph of its own, and with two threads the kernel Inductor (torch 2.13, CPU)
+    generates for it crashes the process with a segmentation fault, which no fall-back can catch:
+    single conformations are therefore evaluated as a batch of two identical ones.
     """
     if fn not in _COMPILED:
         _COMPILED[fn] = torch.compile(fn, dynamic=True)
