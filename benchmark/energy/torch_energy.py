@@ -17,11 +17,12 @@ chignolin chunks of 16 analytic 330 / autograd 210 (energy alone 650). Autograd 
 ``forces="autograd"`` option; it differentiates the energy-only branch of the same code.
 
 ``torch.compile`` (``compile=True``, off by default): the same kernel compiled by Inductor runs
-about 2x faster on the CPU (one thread: AA 14 900/s, 8AA PGESTAES 920/s, chignolin 655/s), but
-the first compilation took 13 min of wall time on the 2-core machine at load ~14 (59 s for an
-earlier, smaller version of the kernel at load ~3); later processes reuse Inductor's on-disk cache. One compiled graph serves every
-system of a force-field recipe and every batch size (dynamic shapes). If compilation fails,
-the energy logs a warning and continues in eager mode.
+about 2x faster on the CPU (one thread: AA 14 900/s, 8AA PGESTAES 920/s, chignolin 655/s). It is
+off by default because it is not robust enough here: the first compilation takes 8-13 min of wall
+time per process on the shared 2-core machine (load 10-14; Inductor's on-disk cache did not spare
+it in later processes), and the batch-of-one kernel it generated crashed with two threads (now
+avoided by padding, see ``_compiled``). One compiled graph serves every system of a force-field recipe and every batch
+size; if compilation raises, the energy logs a warning and continues in eager mode.
 
 Memory: chunks bound it. In float64 the all-pairs kernel keeps about 46 (chunk, pairs) temporaries
 alive at its peak: chignolin (138 atoms, 9 453 pairs) needs ~3.5 MB per conformation in a chunk
@@ -29,8 +30,9 @@ alive at its peak: chignolin (138 atoms, 9 453 pairs) needs ~3.5 MB per conforma
 in float32. The default chunk is 2^17 pairs on the CPU (13 chignolin conformations, ~50 MB;
 larger chunks are not faster there) and 2^22 on CUDA (443 chignolin conformations, ~1.6 GB).
 
-On CUDA, ``index_add_`` sums with atomics, so repeated evaluations may differ in the last bits;
-on the CPU they repeat exactly.
+CUDA: everything is device-agnostic and the CUDA test runs where a GPU is present, but no GPU was
+available when this was written, so it has not been run there. On CUDA ``index_add_`` sums with
+atomics, so repeated evaluations may differ in the last bits; on the CPU they repeat exactly.
 """
 
 from __future__ import annotations
