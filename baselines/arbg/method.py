@@ -10,13 +10,12 @@ density of what was sampled. Weights live in the harness's weights store (toolki
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import torch
 from tqdm.auto import tqdm
 
-from baselines.arbg.binning import EmpiricalOffsets, UniformBinning
+from baselines.arbg.binning import EmpiricalOffsets, UniformBinning, clip_census
 from baselines.arbg.config import ARBGConfig, default_config
 from baselines.arbg.density import ARDensity, bin_loss
 from baselines.arbg.transformer import CausalTransformer
@@ -184,20 +183,3 @@ class ARBG(ProposalMethod):
             out.append((density.log_prob(x_hat) + std.log_abs_det()).cpu())
         return torch.cat(out)
 
-
-def clip_census(binning: UniformBinning, view: Callable[[torch.Tensor, torch.Generator], torch.Tensor],
-                frames: torch.Tensor, generator: torch.Generator, chunk: int = 4096) -> dict[str, Any]:
-    """How many training coordinates fall beyond the bin range (and are clipped into the edge bins).
-
-    Every training frame is put through the training view once (one augmentation draw each, from
-    its own generator so training's random stream is untouched).
-    """
-    coords = frames_hit = 0
-    for start in range(0, len(frames), chunk):
-        hit = binning.clipped(view(frames[start : start + chunk], generator))
-        coords += int(hit.sum())
-        frames_hit += int(hit.any(-1).sum())
-    n = len(frames)
-    total = n * frames.shape[1] * 3
-    return {"clipped_coordinates": coords, "clipped_coordinate_fraction": coords / total, "clipped_frames": frames_hit,
-            "clipped_frame_fraction": frames_hit / n, "census_frames": n}

@@ -10,8 +10,7 @@ import torch
 
 import baselines.arbg.method as arbg_method
 from baselines.arbg import ARBG
-from baselines.arbg.binning import UniformBinning
-from baselines.arbg.method import clip_census
+from baselines.arbg.binning import UniformBinning, clip_census
 from benchmark.adapter import RunContext
 from benchmark.errors import BgbenchError
 from benchmark.tasks import get_task
