@@ -20,6 +20,7 @@ import torch
 
 from benchmark.adapter import Method, ProposalMethod, RunContext, Samples
 from benchmark.energy import BudgetedEnergy, OpenMMEnergy
+from benchmark.energy.budget import EnergyMeter
 from benchmark.errors import BgbenchError
 from benchmark.paths import work_dir
 from benchmark.plot_data import read_plot_data, sidecar_path, write_plot_data
@@ -215,14 +216,24 @@ class Runner:
     def _target(self, system) -> OpenMMEnergy:
         return OpenMMEnergy(system, platform=self.config.platform)
 
-    def _sample(self, system, energy: BudgetedEnergy, ctx: RunContext) -> Samples:
+    def _prefix_energy(self, meter: EnergyMeter):
+        """The seam for samplers that score prefixes (ar-smc): the budgeted energy of a prefix system.
+
+        The runner owns building energies: a prefix system's target is built like the system's own
+        (``_target``) and charged, as "partial", to the system's meter, so prefix and full
+        evaluations share one budget and are reported separately.
+        """
+        return lambda prefix: BudgetedEnergy(self._target(prefix), meter=meter, kind="partial")
+
+    def _sample(self, system, energy: BudgetedEnergy, ctx: RunContext, meter: EnergyMeter) -> Samples:
         """The method's samples: the harness applies the sampler to a proposal method."""
         if isinstance(self.method, ProposalMethod):
             from benchmark.sampling import sampler_for
 
             facts = self.method.source_facts(system, ctx)
             sampler = sampler_for(self.sampler_name, self.config.sampler_options, facts, self.task.transferable)
-            samples = sampler.run(self.method, system, energy, ctx)
+            extra = {"prefix_energy": self._prefix_energy(meter)} if sampler.uses_prefix_energies else {}
+            samples = sampler.run(self.method, system, energy, ctx, **extra)
             samples.diagnostics["source_facts"] = asdict(facts)
         else:
             samples = self.method.sample(system, energy, ctx)
@@ -239,14 +250,15 @@ class Runner:
         system = spec.build()
         target = self._target(system)
         record.energy = target.describe()
-        energy = BudgetedEnergy(target, self.budget)
+        meter = EnergyMeter(self.budget)  # one meter per system: full and partial (prefix) evaluations
+        energy = BudgetedEnergy(target, meter=meter)
         _reseed(ctx, system_seed(self.seed, spec.name))
         times: dict[str, float] = {}
         log.info("%s: sampling with budget %d", spec.name, self.budget)
         t = time.perf_counter()
         stage = "sample"
         try:
-            samples = self._sample(system, energy, ctx)
+            samples = self._sample(system, energy, ctx, meter)
             times["sample"] = time.perf_counter() - t
             stage, t = "evaluate", time.perf_counter()
             evaluator = Evaluator(system, reference, energy=self._target(system),
