@@ -20,6 +20,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from baselines.toolkit.nn import (
@@ -29,13 +30,15 @@ from baselines.toolkit.nn import (
 
 @dataclass(frozen=True)
 class Conditioning:
-    """The conditioning of a batch of peptides: vectors (B or 1, N, C) and the atom mask (B or 1, N), True = real.
-
-    Computed once per peptide by ``CausalTransformer.condition`` (it does not depend on the tokens);
-    a leading dimension of 1 is broadcast over the batch (one peptide, many samples).
+    """The conditioning of a batch of peptides, computed once by ``CausalTransformer.condition`` (it does
+    not depend on the tokens): per-atom vectors (B, N, C), the global attention's keys and values
+    (B, H, N, C/H), and the atom mask (B, N), True = real. B = 1 is broadcast over a batch of samples
+    of one peptide, so sampling projects the peptide's keys and values once, not at every token.
     """
 
     vectors: torch.Tensor
+    keys: torch.Tensor
+    values: torch.Tensor
     mask: torch.Tensor | None = None
 
 
@@ -67,10 +70,20 @@ class CausalTransformer(nn.Module):
         return self.atom_pos_embed.num_embeddings
 
     def condition(self, encodings: dict[str, torch.Tensor], mask: torch.Tensor | None = None) -> Conditioning:
-        """Conditioning vectors of peptides from their encodings (B, N) (``seq_len`` (B,)); mask (B, N)."""
+        """Conditioning of peptides from their encodings (B, N) (``seq_len`` (B,)); mask (B, N)."""
         if not self.conditioned:
             raise ValueError("this CausalTransformer was built without conditioning")
-        return Conditioning(self.cond_embed(encodings, mask), mask)
+        vectors = self.cond_embed(encodings, mask)
+        mha = self.global_cond_attn
+        c = vectors.shape[-1]
+        _, w_k, w_v = mha.in_proj_weight.split(c)
+        _, b_k, b_v = mha.in_proj_bias.split(c)
+        return Conditioning(vectors, self._heads(vectors @ w_k.T + b_k), self._heads(vectors @ w_v.T + b_v), mask)
+
+    def _heads(self, x: torch.Tensor) -> torch.Tensor:
+        """(B, S, C) -> (B, H, S, C/H) with the global attention's heads."""
+        h = self.global_cond_attn.num_heads
+        return x.unflatten(-1, (h, x.shape[-1] // h)).transpose(1, 2)
 
     def new_cache(self, batch: int, device: torch.device | str | None = None, dtype: torch.dtype = torch.float32,
                   max_len: int | None = None) -> KVCache:
@@ -79,11 +92,23 @@ class CausalTransformer(nn.Module):
         return KVCache(len(self.blocks), batch, self.heads, max_len or self.seq_len, self.head_dim, device, dtype)
 
     def _add_conditioning(self, h: torch.Tensor, pos: torch.Tensor, cond: Conditioning) -> torch.Tensor:
-        vectors = cond.vectors.expand(h.shape[0], -1, -1)
-        h = h + vectors[:, pos // 3]
-        key_padding = None if cond.mask is None else ~cond.mask.expand(h.shape[0], -1)
-        attended, _ = self.global_cond_attn(h, vectors, vectors, key_padding_mask=key_padding, need_weights=False)
-        return h + attended
+        """h + cond[p // 3], then + the global attention: nn.MultiheadAttention's computation (query h,
+        keys/values the conditioning, padded atoms masked) with the keys and values projected once."""
+        b, s, c = h.shape
+        h = h + cond.vectors.expand(b, -1, -1)[:, pos // 3]
+        mha = self.global_cond_attn
+        q = self._heads(h @ mha.in_proj_weight[:c].T + mha.in_proj_bias[:c])  # (B, H, S, c/H)
+        p = mha.dropout if self.training else 0.0
+        if cond.keys.shape[0] == 1 and b > 1:  # one peptide, many samples: every query row against one key set
+            heads = q.shape[1]
+            rows = q.transpose(0, 1).reshape(heads, b * s, -1)  # (H, B*S, c/H)
+            mask = None if cond.mask is None else cond.mask[0][None, None, :]
+            out = F.scaled_dot_product_attention(rows, cond.keys[0], cond.values[0], attn_mask=mask, dropout_p=p)
+            attended = out.reshape(heads, b, s, -1).transpose(0, 1)
+        else:
+            mask = None if cond.mask is None else cond.mask[:, None, None, :]
+            attended = F.scaled_dot_product_attention(q, cond.keys, cond.values, attn_mask=mask, dropout_p=p)
+        return h + mha.out_proj(attended.transpose(1, 2).flatten(2))
 
     def features(self, tokens: torch.Tensor, cache: KVCache | None = None, cond: Conditioning | None = None) -> torch.Tensor:
         """Backbone output (batch, S, C) for input tokens (batch, S) at positions offset .. offset+S-1.

@@ -30,8 +30,9 @@ evaluation sample count is what the same budget buys; the record says so.
 
 Energy filter (optional, spec 7.4): ``energy_filter`` = 100 discards (weight 0) a particle whose
 checkpoint energy exceeds the checkpoint's minimum over particles + 100 kT. It truncates the target
-slightly; it is off by default. The final population is shuffled with the harness's generator, so
-the evaluator's first-n subset is a uniform subsample rather than the lowest-index lineages.
+slightly; it is off by default. The final population (scored as set "smc") is shuffled with the
+harness's generator, so the evaluator's first-n subset is a uniform subsample rather than the
+lowest-index lineages; its log-weights (for the ESS) are the last segment's, before the final resampling.
 """
 
 from __future__ import annotations
@@ -135,7 +136,7 @@ class ARSMCSampler(Sampler):
             "ess": [c["ess"] for c in result.checkpoints],
             "energy_evaluations": energy.used - used_before,
         }
-        return Samples(positions=result.positions, set_name="ar-smc", log_weights=result.final_increments,
+        return Samples(positions=result.positions, set_name="smc", log_weights=result.final_increments,
                        diagnostics=diagnostics)
 
     def twist(self, method: "ProposalMethod", system: Any, energy: "BudgetedEnergy", ctx: "RunContext",

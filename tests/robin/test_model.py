@@ -139,3 +139,17 @@ def test_the_paper_config_has_the_published_parameter_count():
         net = method.build_network()
     assert sum(p.numel() for p in net.parameters()) == formula
     assert math.isclose(formula / 1e6, 132.0, abs_tol=0.05)  # Table A.5
+
+
+def test_the_global_attention_is_torchs_multihead_attention_with_keys_projected_once(peptides):
+    net = tiny_net()
+    enc = pad_encodings([_raw(peptides["AS"]), _raw(peptides["GAG"])], 27)
+    mask = enc["atom_type"] > 0
+    h = torch.randn(2, 5, 16, generator=torch.Generator().manual_seed(5))
+    pos = torch.arange(5)
+    with torch.no_grad():
+        cond = net.condition(enc, mask)
+        ours = net._add_conditioning(h, pos, cond)
+        base = h + cond.vectors[:, pos // 3]
+        theirs, _ = net.global_cond_attn(base, cond.vectors, cond.vectors, key_padding_mask=~mask)
+    assert torch.allclose(ours, base + theirs, atol=1e-6)

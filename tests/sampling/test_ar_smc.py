@@ -148,7 +148,7 @@ def test_budget_rule_counts_every_checkpoint_and_reports_partial_and_full():
     d = samples.diagnostics
     assert d["n_particles"] == 100 and d["n_checkpoints"] == 3 and d["energy_evaluations"] == 300
     assert [c["kind"] for c in d["checkpoints"]] == ["partial", "partial", "full"]
-    assert samples.set_name == "ar-smc" and samples.log_weights.shape == (100,)
+    assert samples.set_name == "smc" and samples.log_weights.shape == (100,)
     with pytest.raises(BudgetExceeded):
         toy_run(budget=2)
 
