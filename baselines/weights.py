@@ -7,10 +7,18 @@ the hub repository and path, a description, and the spec section that fixes its 
 (its ``Layout`` lives with the family). Keep the entries here, not in the families, so that listing
 published weights never imports a model.
 
-No entries yet: ROBIN (danyalrehman17/robin-transferable, robin.ckpt), Prose, TarFlow and ECNF++
-(transferable-samplers/model-weights) are added by their families.
+Still to come: Prose, TarFlow and ECNF++ (transferable-samplers/model-weights), added by their families.
 """
 
 from __future__ import annotations
 
-from benchmark.weights.published import PublishedWeights, register  # noqa: F401  (what entries use)
+from benchmark.weights.published import PublishedWeights, register
+
+register(PublishedWeights(
+    name="robin",
+    method="robin",
+    hub_repo="danyalrehman17/robin-transferable",
+    filename="robin.ckpt",
+    description="ROBIN, the transferable ARBG (132.0 M parameters, 2-8 residues, ManyPeptidesMD); a Lightning .ckpt",
+    layout="specs/autoregressive.md 9.3 (baselines/robin/layout.py)",
+))

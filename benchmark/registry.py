@@ -47,6 +47,7 @@ class Builtin:
 BUILTIN_METHODS: dict[str, Builtin] = {
     "md": Builtin("baselines.md:MDBaseline", "molecular dynamics", "all"),
     "arbg": Builtin("baselines.arbg:ARBG", "autoregressive", "single-system"),
+    "robin": Builtin("baselines.robin:Robin", "autoregressive", "transferable"),
 }
 SUBMISSIONS_DIR = Path("submissions")
 

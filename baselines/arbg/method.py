@@ -17,15 +17,18 @@ from tqdm.auto import tqdm
 
 from baselines.arbg.binning import EmpiricalOffsets, UniformBinning, clip_census
 from baselines.arbg.config import ARBGConfig, default_config
-from baselines.arbg.density import ARDensity, bin_loss
+from baselines.arbg.density import ARDensity, bin_loss, settle
+from baselines.arbg.session import DensitySession
 from baselines.arbg.transformer import CausalTransformer
 from baselines.toolkit.coordinates import Standardizer, align_to, centre, fit_sigma
 from baselines.toolkit.data import FrameBatches
 from baselines.toolkit.training import TrainingJob, train_or_load
-from benchmark.adapter import ProposalMethod, RunContext, SourceFacts
+from benchmark.adapter import AutoregressiveProposal, ProposalMethod, RunContext, SourceFacts
 from benchmark.errors import BgbenchError
 
 if TYPE_CHECKING:
+    import numpy as np
+
     from benchmark.systems import System
     from benchmark.tasks import Task
 
@@ -39,7 +42,7 @@ POSE_NOTES = {
 }
 
 
-class ARBG(ProposalMethod):
+class ARBG(ProposalMethod, AutoregressiveProposal):
     name = "arbg"
     version = "2"
     description = "Autoregressive Boltzmann generator: causal transformer over uniformly binned coordinates"
@@ -141,7 +144,7 @@ class ARBG(ProposalMethod):
         density, std = self._model(system)
         cfg = self.cfg
         xs, lqs = [], []
-        with tqdm(total=n, desc=f"arbg propose {system.name}", leave=False) as bar:
+        with tqdm(total=n, desc=f"{self.name} propose {system.name}", leave=False) as bar:
             done = 0
             while done < n:
                 m = min(cfg.sample_batch_size, n - done)
@@ -155,23 +158,10 @@ class ARBG(ProposalMethod):
 
     @staticmethod
     def _settle(density: ARDensity, std: Standardizer, x_hat: torch.Tensor, bins: torch.Tensor) -> torch.Tensor:
-        """nm positions whose re-binning gives the sampled bins.
-
-        Float32 rounding in x_hat -> nm -> x_hat can move a value that sits within ~1e-7 of a bin
-        edge into the neighbouring bin; such values are pulled halfway towards their bin centre
-        so that ``log_q(propose(...))`` scores the same bins that were sampled.
-        """
+        """nm positions (topology order) whose re-binning gives the sampled bins (density.settle)."""
         if density.dequantization != "uniform":
             return std.to_nm(x_hat)
-        binning = density.binning
-        for _ in range(4):
-            x_nm = std.to_nm(x_hat)
-            bad = binning.to_index(std.to_model(x_nm)) != bins
-            if not bad.any():
-                break
-            c = binning.centres(bins)
-            x_hat = torch.where(bad, c + 0.5 * (x_hat - c), x_hat)
-        return x_nm
+        return std.to_nm(settle(density.binning, x_hat, bins, std.sigma))
 
     def log_q(self, system: "System", positions: torch.Tensor, ctx: RunContext) -> torch.Tensor:
         """Teacher-forced log q(x) in nm^-3N of given positions (n, N, 3), batched; no centring."""
@@ -182,4 +172,13 @@ class ARBG(ProposalMethod):
             x_hat = std.to_model(chunk.to(ctx.device))
             out.append((density.log_prob(x_hat) + std.log_abs_det()).cpu())
         return torch.cat(out)
+
+    # --- per-token conditionals (the harness's --sampler ar-smc) ----------------------------------
+    def generation_order(self, system: "System", ctx: RunContext) -> "np.ndarray":
+        """Token k's atom is ``perm[k]`` (the standardizer's ordering)."""
+        return self._model(system)[1].perm.numpy()
+
+    def begin_generation(self, system: "System", n: int, ctx: RunContext) -> DensitySession:
+        density, std = self._model(system)
+        return DensitySession(density, std.sigma, n, ctx.generator, self.cfg.sample_batch_size)
 

@@ -1,7 +1,9 @@
 """Harness samplers: reweight a ProposalMethod's proposals inside the energy budget.
 
-``make_sampler("snis" | "smc" | "smc-mala", **overrides)`` builds one; presets carry the
-published settings (flows-and-protocol spec §3.5) and ``settings()`` reports every value.
+``make_sampler("snis" | "smc" | "smc-mala" | "ar-smc", **overrides)`` builds one; presets carry the
+published settings (flows-and-protocol spec §3.5, autoregressive spec 7) and ``settings()`` reports
+every value. "ar-smc" (autoregressive twisted SMC) needs a method with per-token conditionals and
+budgeted prefix energies from the runner (``Sampler.uses_prefix_energies``).
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from typing import Any
 
 from benchmark.adapter import SourceFacts
 from benchmark.errors import UnknownNameError
+from benchmark.sampling.ar_smc import ARSMCSampler
 from benchmark.sampling.base import Sampler, SamplerError
 from benchmark.sampling.smc import SMCSampler
 from benchmark.sampling.snis import SNISSampler
@@ -22,6 +25,7 @@ PRESETS: dict[str, tuple[type[Sampler], dict[str, Any]]] = {
         SMCSampler,
         {"init_eps": 5e-4, "num_annealing_steps": 50, "use_metropolis": True, "adaptive_step_size": True},
     ),
+    "ar-smc": (ARSMCSampler, {}),
 }
 
 
@@ -80,5 +84,5 @@ def sampler_for(name: str, options: dict[str, Any], facts: SourceFacts, transfer
     return make_sampler(name, **settings)
 
 
-__all__ = ["PRESETS", "SMCSampler", "SNISSampler", "Sampler", "SamplerError", "check_options", "make_sampler", "sampler_for",
+__all__ = ["ARSMCSampler", "PRESETS", "SMCSampler", "SNISSampler", "Sampler", "SamplerError", "check_options", "make_sampler", "sampler_for",
            "settings_from_facts"]
