@@ -72,6 +72,14 @@ def test_sbg_is_a_recipe_listed_without_importing_the_model():
     assert find_method("SBG").load() is find_method("tarflow").load()
 
 
+def test_bgbench_methods_lists_the_recipe(capsys):
+    from benchmark.cli import main
+
+    assert main(["methods"]) == 0
+    row = next(line for line in capsys.readouterr().out.splitlines() if line.startswith("| sbg "))
+    assert "normalizing flow" in row and "recipe: tarflow + --sampler smc" in row
+
+
 def test_runner_resolves_the_recipe_without_special_cases():
     sbg = Runner(RunConfig(method="sbg", task="AL3"))
     assert (sbg.name, sbg.method.name, sbg.sampler_name) == ("sbg", "tarflow", "smc")
