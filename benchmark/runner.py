@@ -185,12 +185,16 @@ class Runner:
             self.method.configure(self.task, config.tier)
         else:
             self.method = self._start_isolated(overrides)
+        # A registry recipe (e.g. sbg = tarflow + smc) names the run and fixes its sampler and settings.
+        self.recipe: dict[str, Any] | None = self.spec.info.get("recipe")
+        self.name = self.spec.name if self.recipe else self.method.name
+        self.sampler_options = {**(self.recipe["sampler_options"] if self.recipe else {}), **config.sampler_options}
         try:
             self.sampler_name = self._sampler_name()
         except BaseException:
             self.close()
             raise
-        self.out = Path(config.out or default_output(self.method.name, self.sampler_name, self.task.name,
+        self.out = Path(config.out or default_output(self.name, self.sampler_name, self.task.name,
                                                      config.tier, self.budget, self.seed))
 
     def _start_isolated(self, overrides: dict) -> Method:
@@ -240,8 +244,12 @@ class Runner:
             return None
         from benchmark.sampling import check_options
 
-        name = self.config.sampler or "snis"
-        check_options(name, self.config.sampler_options)
+        name = self.config.sampler or (self.recipe["sampler"] if self.recipe else "snis")
+        if self.recipe and name != self.recipe["sampler"]:
+            method, fixed = self.recipe["method"], self.recipe["sampler"]
+            raise BgbenchError(f"{self.name} is {method} sampled with --sampler {fixed}; "
+                               f"for another sampler run --method {method} --sampler {name}.")
+        check_options(name, self.sampler_options)
         return name
 
     def _select_systems(self):
@@ -254,7 +262,7 @@ class Runner:
     def _sampler_record(self) -> dict[str, Any] | None:
         if self.sampler_name is None:
             return None
-        return {"name": self.sampler_name, "options": dict(self.config.sampler_options)}
+        return {"name": self.sampler_name, "options": dict(self.sampler_options)}
 
     def _submission_facts(self) -> dict[str, Any]:
         """Who made a submitted method and where its code is (from submission.yaml)."""
@@ -263,7 +271,8 @@ class Runner:
     def _new_record(self) -> RunRecord:
         return RunRecord(
             isolation=self.isolation,
-            method={**self.method.describe(), **self._submission_facts(),
+            method={**self.method.describe(), **self._submission_facts(), "name": self.name,
+                    **({"recipe": self.recipe} if self.recipe else {}),
                     "source": f"{self.spec.source}:{self.spec.target}"},
             task={"name": self.task.name, "version": self.task.version, "tier": self.config.tier},
             protocol=self.protocol.to_dict(),
@@ -283,7 +292,7 @@ class Runner:
         if not (self.config.resume and self.out.exists()):
             return self._new_record()
         record = read_record(self.out)
-        mine = (self.method.name, self.method.version, self.task.name, self.task.version, self.config.tier,
+        mine = (self.name, self.method.version, self.task.name, self.task.version, self.config.tier,
                 self.budget, self.seed)
         theirs = (record.method["name"], record.method["version"], record.task["name"], record.task["version"],
                   record.task["tier"], record.budget, record.seed)
@@ -420,7 +429,8 @@ class Runner:
             facts = self.method.source_facts(system, ctx)
             if not isinstance(facts, SourceFacts):
                 raise ProtocolViolation(f"source_facts() returned {type(facts).__name__}, not SourceFacts")
-            sampler = sampler_for(self.sampler_name, self.config.sampler_options, facts, self.task.transferable)
+            sampler = sampler_for(self.sampler_name, self.sampler_options, facts, self.task.transferable,
+                                  task=self.task.name)
             method = self.method if self.host is not None else _own_context(self.method, ctx)
             extra = {"prefix_energy": prefix_energy} if sampler.uses_prefix_energies else {}
             samples = sampler.run(method, system, energy, self._sampler_context(ctx, system.name), **extra)

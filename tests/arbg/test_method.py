@@ -172,7 +172,7 @@ def test_a_run_records_the_method_diagnostics_and_parameters(tmp_path):
     from benchmark.tasks.protocol import LocalMD
 
     base = get_task("ALDP")
-    md = LocalMD(replicas=(3, 3, 3), frames_per_replica=80, frame_interval_steps=10, warmup_steps=200)
+    md = LocalMD(replicas=(2, 1, 1), frames_per_replica=120, frame_interval_steps=10, warmup_steps=200)
     quick = dataclasses.replace(base.protocol("quick"), n_eval_samples=40, budgets=(60,), local_md=md)
     task = dataclasses.replace(base, name="TINYARBG", protocols={**base.protocols, "quick": quick})
     generate.prepare_task(task, "quick", root=tmp_path / "data", progress=False)
