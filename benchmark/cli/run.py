@@ -69,9 +69,30 @@ def summary_rows(record) -> list[dict]:
     return rows
 
 
+def _prepare_missing_data(args: argparse.Namespace) -> None:
+    """Quick tier: make the reference data (and a transferable task's corpus) the run lacks, unless --no-prepare.
+
+    Done before the run is set up, since an isolated method's view of its training data is fixed when
+    its process starts; the data is cached, so the time is not lost if the run then stops on a typo.
+    """
+    if args.no_prepare or args.tier != "quick":
+        return
+    from benchmark.data.on_demand import ensure_quick_data
+    from benchmark.data.replica_md import default_workers
+    from benchmark.registry import find_method
+    from benchmark.tasks import get_task
+
+    find_method(args.method)  # an unknown method is reported before any MD
+    task = get_task(args.task)
+    names = getattr(args, "systems", None)
+    systems = [task.system(n) for n in names.split(",")] if names else list(task.systems_for(args.tier))
+    ensure_quick_data(task, args.tier, systems, args.data_dir, workers=default_workers())
+
+
 def _run(args: argparse.Namespace) -> int:
     from benchmark.runner import Runner
 
+    _prepare_missing_data(args)
     runner = Runner(_config(args))
     record = runner.run()
     print(f"{record.method['name']} on {record.task['name']} ({record.task['tier']} tier, budget {record.budget}, "
@@ -87,6 +108,7 @@ def _run(args: argparse.Namespace) -> int:
 def _train(args: argparse.Namespace) -> int:
     from benchmark.runner import Runner
 
+    _prepare_missing_data(args)
     runner = Runner(_config(args))
     ctx = runner.train()
     print(f"{runner.method.name} is set up for {runner.task.name} ({args.tier} tier); weights under {ctx.weights.root}")
@@ -129,6 +151,9 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--isolation", default=None, choices=("none", "process", "sandbox"),
                    help="where the method runs: in its own process (default for submission folders and plugins), "
                         "that process in a bubblewrap sandbox, or inside the harness (default for built-in methods)")
+    p.add_argument("--no-prepare", action="store_true",
+                   help="quick tier: stop with the command that makes missing reference data instead of making it here "
+                        "(replica MD, minutes on 2 cores; the run says how long before it starts)")
     p.add_argument("--timeout", type=float, default=None, metavar="SECONDS",
                    help="wall-clock limit for setup and for each system of an isolated method (default: none)")
 
