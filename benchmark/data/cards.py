@@ -48,9 +48,12 @@ QUICK_LIMITS = """## Limits
   distribution is only as good as the first point above.
 - Numbers measured against this data are **not comparable with paper numbers**; they are for checking a
   method end to end on a small machine and for comparing methods within bgbench's quick tier.
-- The hashes are those of double-precision MD on the backend named above (OpenMM's Reference platform
-  gives the same bits on every x86-64 machine for the same OpenMM version); `bgbench data info` says when
-  local data differs from them.
+- The hashes are those of double-precision MD on the backend named above, made here with the OpenMM
+  version of the manifest. The Reference platform does the same double-precision arithmetic in the same
+  order on any CPU, and a killed run resumes to the same bits (tested); that another machine gives these
+  exact bytes is expected but has not yet been checked on a second machine (the slow test
+  tests/data/test_kill_resume.py checks AL3 against this card). `bgbench data info` says when local data
+  differs from them.
 """
 
 
