@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from benchmark.data.corpus import corpus_spec
-from benchmark.data.corpus_md import CORPUS_MD, CORPUS_SEED, corpus_is_current, corpus_sequences
+from benchmark.data.corpus_md import CORPUS_MD, CORPUS_SEED, corpus_is_current, corpus_sequences, prepare_corpus
 from benchmark.data.generate import is_current, plan_for, prepare_system
 from benchmark.data.replica_md import ReplicaPlan, measure_steps_per_second
 from benchmark.systems import SystemSpec
@@ -94,8 +94,6 @@ def notice(task: Task, tier: str, jobs: Sequence[Job], seconds: float, workers: 
 def prepare_jobs(task: Task, tier: str, jobs: Sequence[Job], root: Path | None = None, workers: int | None = None,
                  progress: bool = True) -> list[Path]:
     """Make ``jobs`` (the corpus first: a transferable task's reference scale comes from it); returns their folders."""
-    from benchmark.data.corpus_md import prepare_corpus
-
     folders = []
     for job in jobs:
         if job.corpus:
