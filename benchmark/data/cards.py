@@ -123,7 +123,9 @@ def _system_facts(task: Task, spec, roots: list[Path | None]) -> tuple[dict, str
     facts = {"sequence": spec.sequence, "termini": spec.termini, "atoms": system.n_atoms}
     folder, m = _manifest([store.system_dir(task.name, "quick", spec.name, r) for r in roots])
     if not m:
-        return facts, ""
+        return facts, (f"\n### {spec.name}\n\nNo copy of this data was cached where the card was rendered, so its "
+                       "hashes, basin populations and noise floor are not listed (and `bgbench data info --check` "
+                       f"fails): run `bgbench data prepare {task.name} --tier quick`, then `bgbench data cards`.\n")
     facts.update(hashes_sha256=_hashes(m), std_nm=m.get("std_nm"), n_frames=m.get("n_frames"),
                  generation_seconds=m.get("generation_seconds"), generation_cpu_seconds=m.get("generation_cpu_seconds"),
                  md_backend=m.get("md_backend"),
