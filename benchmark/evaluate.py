@@ -13,7 +13,6 @@ set to score; optional ``log_weights`` (M',) behind it, ``energies`` (M,) in kT 
 
 from __future__ import annotations
 
-import hashlib
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,7 +22,7 @@ import torch
 
 from benchmark.adapter import Samples
 from benchmark.errors import BgbenchError, InvalidSamplesError
-from benchmark.io import atomic_save_npz
+from benchmark.io import atomic_save_npz, sha256_file
 from benchmark.results import RunRecord, SystemResult
 
 #: Energies in a file may differ from the harness's by this much (kT): single-precision OpenMM is ~1e-3.
@@ -47,7 +46,7 @@ def read_samples_file(path: Path) -> SavedSamples:
     path = Path(path)
     if not path.is_file():
         raise BgbenchError(f"No samples file at {path}.")
-    digest = hashlib.sha256(path.read_bytes()).hexdigest()
+    digest = sha256_file(path)
     try:
         if path.suffix == ".pt":
             raw = torch.load(path, map_location="cpu", weights_only=True)

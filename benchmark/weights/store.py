@@ -36,7 +36,7 @@ from typing import Any
 import torch
 
 from benchmark.errors import BgbenchError
-from benchmark.io import atomic_write_bytes, atomic_write_text
+from benchmark.io import atomic_write_bytes, atomic_write_text, sha256_file
 
 log = logging.getLogger(__name__)
 
@@ -57,14 +57,6 @@ def default_weights_dir() -> Path:
     from benchmark.paths import work_dir
 
     return work_dir() / "weights"
-
-
-def sha256_file(path: Path, block: int = 1 << 20) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while chunk := fh.read(block):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def _canonical(obj: Any) -> str:
