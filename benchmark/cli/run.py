@@ -71,30 +71,45 @@ def summary_rows(record) -> list[dict]:
 
 
 def _prepare_missing_data(args: argparse.Namespace) -> None:
-    """Quick tier: make the reference data (and a transferable task's corpus) the run lacks, unless --no-prepare.
-
-    Done before the run is set up, since an isolated method's view of its training data is fixed when
-    its process starts; the data is cached, so the time is not lost if the run then stops on a typo.
-    """
+    """Quick tier: make the reference data (and a transferable task's corpus) the run lacks, unless --no-prepare."""
     if args.no_prepare or args.tier != "quick":
         return
     from benchmark.data.on_demand import ensure_quick_data
     from benchmark.data.replica_md import default_workers
-    from benchmark.registry import find_method
     from benchmark.tasks import get_task
 
-    find_method(args.method)  # an unknown method is reported before any MD
     task = get_task(args.task)
     names = getattr(args, "systems", None)
     systems = [task.system(n) for n in names.split(",")] if names else list(task.systems_for(args.tier))
     ensure_quick_data(task, args.tier, systems, args.data_dir, workers=default_workers())
 
 
-def _run(args: argparse.Namespace) -> int:
+def _runner(args: argparse.Namespace):
+    """The run's Runner, with missing quick data made first where needed.
+
+    An in-process method is set up first, so that a typo in its config or sampler is reported before
+    any MD. An isolated method's view of its training data is fixed when its process starts, so its
+    data is made first; it is cached, so the time is not lost if the run then stops on a typo.
+    """
+    from benchmark.isolation import default_isolation
+    from benchmark.registry import find_method
     from benchmark.runner import Runner
 
+    source = find_method(args.method).source  # an unknown method is reported before any MD
+    if (args.isolation or default_isolation(source)) == "none":
+        runner = Runner(_config(args))
+        try:
+            _prepare_missing_data(args)
+        except BaseException:
+            runner.close()
+            raise
+        return runner
     _prepare_missing_data(args)
-    runner = Runner(_config(args))
+    return Runner(_config(args))
+
+
+def _run(args: argparse.Namespace) -> int:
+    runner = _runner(args)
     record = runner.run()
     print(f"{record.method['name']} on {record.task['name']} ({record.task['tier']} tier, budget {record.budget}, "
           f"seed {record.seed}, isolation {record.isolation}); set scored: {record.final_set or '-'}")
@@ -107,10 +122,7 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _train(args: argparse.Namespace) -> int:
-    from benchmark.runner import Runner
-
-    _prepare_missing_data(args)
-    runner = Runner(_config(args))
+    runner = _runner(args)
     ctx = runner.train()
     print(f"{runner.method.name} is set up for {runner.task.name} ({args.tier} tier); weights under {ctx.weights.root}")
     return 0
