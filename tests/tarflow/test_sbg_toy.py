@@ -10,9 +10,11 @@ published eps is for standardized peptide coordinates.
 from __future__ import annotations
 
 import numpy as np
+import pytest
 import torch
 
 from benchmark.energy import BudgetedEnergy
+from benchmark.errors import InvalidSamplesError
 from benchmark.sampling import make_sampler
 from benchmark.sampling.sbg import SBG_SMC
 from tests.sampling.toys import GaussianProposal, GaussianTarget, ToySystem, context
@@ -22,8 +24,8 @@ SIGMA = 0.1
 TOY_STEP = {"init_eps": 0.03, "coordinate_scale": 1.0}
 
 
-def run(budget: int, seed: int = 0):
-    sampler = make_sampler("smc", **{**SBG_SMC["ALDP"], **TOY_STEP})
+def run(budget: int, seed: int = 0, **settings):
+    sampler = make_sampler("smc", **{**SBG_SMC["ALDP"], **TOY_STEP, **settings})
     energy = BudgetedEnergy(GaussianTarget(MU, SIGMA), budget=budget)
     proposal = GaussianProposal(MU + [2.5 * SIGMA, 0.0, 0.0], 2.5 * SIGMA)
     return sampler.run(proposal, ToySystem(), energy, context(seed, budget)), energy
@@ -66,3 +68,9 @@ def test_sbg_budget_accounting_and_the_energy_cut_off():
     # every proposal is evaluated once; only the survivors are moved (and charged) at the K - 2 later evaluations,
     # so a strict cut-off leaves part of the budget unspent
     assert energy.used == d["energy_evaluations"] == 101 + d["n_particles"] * 98 < budget
+
+
+def test_a_cut_off_no_proposal_meets_is_a_clear_error_with_the_log_weight_filter_on():
+    """u >= 0 everywhere, so nothing is below -1 kT; the 0.2 % filter must not be asked about an empty set."""
+    with pytest.raises(InvalidSamplesError, match="No proposal passed the SMC filters"):
+        run(budget=20 * 99, energy_cutoff=-1.0)
