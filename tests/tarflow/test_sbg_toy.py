@@ -74,3 +74,11 @@ def test_a_cut_off_no_proposal_meets_is_a_clear_error_with_the_log_weight_filter
     """u >= 0 everywhere, so nothing is below -1 kT; the 0.2 % filter must not be asked about an empty set."""
     with pytest.raises(InvalidSamplesError, match="No proposal passed the SMC filters"):
         run(budget=20 * 99, energy_cutoff=-1.0)
+
+
+def test_a_cut_off_that_is_not_a_number_is_refused_before_any_work():
+    """`--sampler-option energy_cutoff=None` reaches the sampler as the string 'None' (YAML's none is null)."""
+    from benchmark.sampling import SamplerError
+
+    with pytest.raises(SamplerError, match="energy_cutoff must be a number of kT or null"):
+        make_sampler("smc", **{**SBG_SMC["ALDP"], "energy_cutoff": "None"})
