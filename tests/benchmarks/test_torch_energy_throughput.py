@@ -2,6 +2,7 @@
 
 Run (the whole machine, torch on all its cores; the table is printed at the end):
     python -m pytest tests/benchmarks/test_torch_energy_throughput.py -m benchmark --benchmark-enable -s
+The figures of the last run and what they mean: docs/torch-energy.md.
 
 Energy: conformations per second of energy + forces for the issue's systems at batch 1, 64,
 1024 and 8192, for the torch energy in float64 (eager), float64 with ``torch.compile`` and
