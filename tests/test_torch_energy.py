@@ -197,20 +197,6 @@ def test_factory_and_describe():
         make_target_energy(system, "openmm", precision="float32")
 
 
-def test_saved_openmm_energies_pass_the_torch_check_of_bgbench_evaluate():
-    """``bgbench evaluate`` (torch energy by default) accepts energies a user computed with OpenMM, and no others."""
-    from benchmark.evaluate import SavedSamples, check_energies
-
-    system = build("ALDP", "Ace-A-Nme")
-    x = parity_frames(system)
-    saved = SavedSamples(positions=x, energies=OpenMMEnergy(system, platform="Reference").energy(x).numpy())
-    target = make_target_energy(system, "torch")
-    assert check_energies(saved, target, np.random.default_rng(0)) == len(x)
-    saved.energies = saved.energies + 1.0
-    with pytest.raises(BgbenchError, match="not this task's energy function"):
-        check_energies(saved, target, np.random.default_rng(0))
-
-
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
 def test_cuda_tensors_stay_on_the_device():
     system = build("AL3", "AAA")
