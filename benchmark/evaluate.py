@@ -111,10 +111,13 @@ def check_energies(saved: SavedSamples, target, rng: np.random.Generator, n_chec
 
 def evaluate_saved(path: Path, task_name: str, system_name: str, tier: str = "quick", *, name: str | None = None,
                    declared_evaluations: int | None = None, fix_chirality: bool = True, seed: int = 0,
-                   data_dir: Path | None = None, platform: str = "auto") -> RunRecord:
-    """Score a saved-samples file of one system; a record marked as externally sampled."""
+                   data_dir: Path | None = None, energy: str = "torch", platform: str = "auto") -> RunRecord:
+    """Score a saved-samples file of one system; a record marked as externally sampled.
+
+    ``energy`` and ``platform`` choose the target energy as for ``bgbench run --energy/--platform``.
+    """
     from benchmark.data import content_hashes, load_reference
-    from benchmark.energy import OpenMMEnergy
+    from benchmark.energy import make_target_energy
     from benchmark.metrics import Evaluator
     from benchmark.provenance import environment
     from benchmark.tasks import get_task
@@ -125,7 +128,7 @@ def evaluate_saved(path: Path, task_name: str, system_name: str, tier: str = "qu
     saved = read_samples_file(path)
     system = spec.build()
     reference = load_reference(task, tier, spec, data_dir=data_dir)
-    target = OpenMMEnergy(system, platform=platform)  # as the runner builds its evaluation energy
+    target = make_target_energy(system, energy, platform=platform)  # as the runner builds its evaluation energy
     checked = check_energies(saved, target, np.random.default_rng(seed))
     samples = Samples(
         positions=torch.from_numpy(saved.positions), set_name=saved.set_name,

@@ -51,6 +51,7 @@ BUILTIN_METHODS: dict[str, Builtin] = {
     "arbg": Builtin("baselines.arbg:ARBG", "autoregressive", "single-system"),
     "robin": Builtin("baselines.robin:Robin", "autoregressive", "transferable"),
     "tarflow": Builtin("baselines.tarflow:TarFlow", "normalizing flow", "single-system"),
+    "ecnf": Builtin("baselines.ecnf:ECNF", "continuous normalizing flow", "single-system"),
 }
 
 
