@@ -290,7 +290,9 @@ def ship(entry: WeightsEntry, root: Path = SHIPPED_ROOT) -> ShippedEntry:
     target.mkdir(parents=True, exist_ok=True)
     weights = entry.verify(WEIGHTS_FILE)
     atomic_write_bytes(target / WEIGHTS_FILE, weights.read_bytes())
-    manifest = {**entry.manifest, "files": {WEIGHTS_FILE: entry.manifest["files"][WEIGHTS_FILE]}, "shipped_from": str(entry.folder)}
+    # the entry's folder name, not its path: a committed manifest should not carry a local path
+    manifest = {**entry.manifest, "files": {WEIGHTS_FILE: entry.manifest["files"][WEIGHTS_FILE]},
+                "shipped_from": entry.folder.name}
     atomic_write_text(target / MANIFEST_FILE, json.dumps(manifest, indent=2, sort_keys=True, default=str) + "\n")
     return ShippedEntry(target)
 
