@@ -135,7 +135,8 @@ def test_mean_potential_energy_agrees_with_the_reference_backend(task_name):
     """<U> of torch-float64 and openmm-reference replicas from the same starts agree within 4 standard errors.
 
     The errors come from the spread of the per-replica means (independent replicas), so time
-    correlation inside a replica needs no model.
+    correlation inside a replica needs no model. Last run (kJ/mol): ALDP diff 1.33 +- 3.65, AL3
+    2.42 +- 5.55; 5 ps per replica resolves gross integrator errors, not percent-level ones.
     """
     spec = get_task(task_name).systems[0]
     n_replicas, warmup, frames, interval = 6, 2_000, 100, 50  # 2 ps at 5 / ps, then 5 ps per replica
