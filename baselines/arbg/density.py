@@ -1,9 +1,16 @@
-"""Sampling and exact log densities of the autoregressive model in standardized units.
+"""Sampling and exact log densities of an autoregressive model on ARBG's backbone, in standardized units.
 
-``log q(x_hat) = sum_j [log softmax(logits_j / T)[b_j] - log w]`` over the d = 3N coordinates,
-with w the de-quantization width (binning.py). The same temperature T is used for sampling and
-scoring, so the density is that of the tempered proposal actually sampled. ``bin_loss`` is the
-training objective (cross-entropy of every bin given the previous ones, spec 2.5).
+One sampling loop and one teacher-forced pass serve every head (heads.py). For a binned head
+(ARBG's categorical, the PixelCNN++ discretized mixtures)
+
+    log q(x_hat) = sum_j [log P(b_j | b_<j) - log w]
+
+over the d = 3N coordinates, with P the head's bin mass and w the de-quantization width
+(binning.py); ARBG's P is softmax(logits_j / T), the same temperature T for sampling and scoring,
+so the density is that of the tempered proposal actually sampled. For a continuous head (GIVT)
+log q(x_hat) = sum_j log p(x_j | x_<j), the head's density, with no de-quantization. ``bin_loss`` is
+ARBG's training objective (cross-entropy of every bin given the previous ones, spec 2.5);
+``ARDensity.nll`` is the same objective for any head.
 """
 
 from __future__ import annotations
@@ -13,9 +20,11 @@ import torch.nn.functional as F
 from torch import nn
 
 from baselines.arbg.binning import EmpiricalOffsets, UniformBinning
+from baselines.arbg.heads import CategoricalHead, OutputHead, Preceding
 from baselines.arbg.transformer import CausalTransformer
 
 START_TOKEN = 0  # shares its id with bin 0, as in the reference model
+START_VALUE = 0.0  # a continuous head's start input: the value 0, as ARBG's start shares bin 0's id
 
 
 def teacher_forcing_input(bins: torch.Tensor) -> torch.Tensor:
@@ -31,34 +40,70 @@ def bin_loss(net: nn.Module, bins: torch.Tensor) -> torch.Tensor:
 
 
 class ARDensity:
-    """A trained ``CausalTransformer`` with its binning, temperature and de-quantization mode."""
+    """A trained ``CausalTransformer`` with its head, binning (binned heads), temperature and de-quantization.
+
+    ``head`` None means ARBG's categorical head at ``temperature``; a continuous head takes
+    ``binning=None`` (and ignores the temperature and de-quantization arguments).
+    """
 
     def __init__(
         self,
         net: CausalTransformer,
-        binning: UniformBinning,
+        binning: UniformBinning | None,
         temperature: float = 1.0,
         dequantization: str = "uniform",
         offsets: EmpiricalOffsets | None = None,
+        head: OutputHead | None = None,
     ):
-        self.net, self.binning, self.temperature = net, binning, float(temperature)
+        if head is None:
+            if binning is None:
+                raise ValueError("ARBG's categorical head needs a binning")
+            head = CategoricalHead(binning.num_bins, temperature)
+        if head.binned and binning is None:
+            raise ValueError(f"{type(head).__name__} is a binned head and needs a binning")
+        self.net, self.binning, self.head = net, binning, head
+        self.temperature = float(getattr(head, "temperature", 1.0))  # the head's; 1 for heads without one
         self.dequantization, self.offsets = dequantization, offsets
+
+    @property
+    def binned(self) -> bool:
+        return self.head.binned
 
     @property
     def exact(self) -> bool:
         """Whether ``log_prob`` is the exact density of what ``sample`` draws."""
-        return self.dequantization == "uniform"
+        return not self.binned or self.dequantization == "uniform"
 
-    def _log_probs(self, logits: torch.Tensor) -> torch.Tensor:
-        return F.log_softmax(logits.float() / self.temperature, dim=-1)
+    # --- the sequences the network and the head see -------------------------------------------
+    def tokens(self, x_hat: torch.Tensor) -> torch.Tensor:
+        """The head's targets of samples (B, d): bin indices (binned head) or the values themselves."""
+        return self.binning.to_index(x_hat) if self.binned else x_hat.float()
 
+    def _inputs(self, tokens: torch.Tensor) -> torch.Tensor:
+        if self.binned:
+            return teacher_forcing_input(tokens)
+        return torch.cat([torch.full_like(tokens[:, :1], START_VALUE), tokens[:, :-1]], dim=1)
+
+    def _values(self, tokens: torch.Tensor) -> torch.Tensor:
+        """What the next steps' heads see of a token: its bin centre, or its value (float64)."""
+        return self.binning.centres(tokens, torch.float64) if self.binned else tokens.double()
+
+    def head_log_probs(self, tokens: torch.Tensor) -> torch.Tensor:
+        """The head's log conditionals (B, d) of token sequences, teacher-forced (no -log w)."""
+        out = self.net(self._inputs(tokens))
+        return self.head.log_prob(out, tokens, Preceding.teacher_forced(self._values(tokens)))
+
+    def nll(self, x_hat: torch.Tensor) -> torch.Tensor:
+        """Training objective: mean negative log conditional per coordinate (nats; bins: cross-entropy)."""
+        return -self.head_log_probs(self.tokens(x_hat)).mean()
+
+    # --- densities ------------------------------------------------------------------------------
     def bin_log_prob(self, bins: torch.Tensor) -> torch.Tensor:
-        """Sum of tempered categorical log-probabilities of bin sequences (B, d), teacher-forced."""
-        logits = self.net(teacher_forcing_input(bins))
-        return self._log_probs(logits).gather(-1, bins[..., None]).squeeze(-1).sum(-1)
+        """Sum of the head's log bin masses of bin sequences (B, d), teacher-forced (binned heads)."""
+        return self.head_log_probs(bins).sum(-1)
 
     def continuous_log_correction(self, x_hat: torch.Tensor) -> torch.Tensor:
-        """Per-sample density term beyond the categorical one: -d log w, or -inf off the support."""
+        """Per-sample density term beyond the bin masses: -d log w, or -inf off the support."""
         d = x_hat.shape[-1]
         if self.dequantization == "centre":
             return torch.zeros(x_hat.shape[0], dtype=torch.float64, device=x_hat.device)
@@ -68,43 +113,73 @@ class ARDensity:
             corr = corr.masked_fill(outside, float("-inf"))
         return corr
 
+    def token_log_correction(self, x_hat: torch.Tensor) -> torch.Tensor:
+        """Per-coordinate term (B, d) float64: -log w, -inf off the support (uniform), 0 for centre."""
+        if self.dequantization == "centre":
+            return torch.zeros(x_hat.shape, dtype=torch.float64, device=x_hat.device)
+        corr = torch.full(x_hat.shape, -self.binning.log_width, dtype=torch.float64, device=x_hat.device)
+        if self.dequantization == "uniform":
+            corr = corr.masked_fill(~self.binning.in_support(x_hat), float("-inf"))
+        return corr
+
     def log_prob(self, x_hat: torch.Tensor) -> torch.Tensor:
         """log q(x_hat) (float64) for flattened standardized samples (B, d); see module docstring."""
+        if not self.binned:
+            return self.head_log_probs(self.tokens(x_hat)).double().sum(-1)
         bins = self.binning.to_index(x_hat)
         return self.bin_log_prob(bins).double() + self.continuous_log_correction(x_hat)
 
+    def token_log_probs(self, x_hat: torch.Tensor) -> torch.Tensor:
+        """Per-coordinate log conditional densities (B, d) float64, teacher-forced; they sum to ``log_prob``
+        (up to float32 rounding of the binned sum). What a sampler that works coordinate by coordinate needs."""
+        lp = self.head_log_probs(self.tokens(x_hat)).double()
+        return lp + self.token_log_correction(x_hat) if self.binned else lp
+
+    # --- sampling -------------------------------------------------------------------------------
     @torch.no_grad()
-    def sample_bins(self, n: int, generator: torch.Generator, use_cache: bool = True) -> tuple[torch.Tensor, torch.Tensor]:
-        """n bin sequences (n, d) and their tempered categorical log-probabilities (n,).
+    def sample_tokens(self, n: int, generator: torch.Generator, use_cache: bool = True) -> tuple[torch.Tensor, torch.Tensor]:
+        """n token sequences (n, d) (bins, or float32 values) and the sum of their head log conditionals (n,).
 
         Draws are inverse-CDF with uniforms taken up front from ``generator``, so cached and
         uncached generation consume the same random numbers and give the same samples.
         """
-        device = self.net.token_embed.weight.device
+        device = self.net.device
         d = self.net.seq_len
-        u = torch.rand(n, d, generator=generator, dtype=torch.float64).to(device)
-        tokens = torch.full((n, 1), START_TOKEN, dtype=torch.long, device=device)
+        u = torch.rand(n, d, self.head.uniforms, generator=generator, dtype=torch.float64).to(device)
+        if self.binned:
+            inputs = torch.full((n, 1), START_TOKEN, dtype=torch.long, device=device)
+        else:
+            inputs = torch.full((n, 1), START_VALUE, dtype=torch.float32, device=device)
         cache = self.net.new_cache(n, device) if use_cache else None
-        out = torch.empty(n, d, dtype=torch.long, device=device)
+        out = torch.empty(n, d, dtype=inputs.dtype, device=device)
+        values = torch.zeros(n, d + 2, dtype=torch.float64, device=device)  # two zeros: the lags before the start
         logp = torch.zeros(n, dtype=torch.float64, device=device)
         for j in range(d):
             if use_cache:
-                logits = self.net(tokens[:, -1:], cache)[:, -1]
+                params = self.net(inputs[:, -1:], cache)[:, -1]
             else:
-                logits = self.net(tokens)[:, -1]
-            lp = self._log_probs(logits)
-            cdf = torch.cumsum(lp.double().exp(), dim=-1)
-            b = torch.searchsorted(cdf, (u[:, j] * cdf[:, -1])[:, None]).clamp_max(self.binning.num_bins - 1)
-            out[:, j] = b[:, 0]
-            logp += lp.gather(-1, b)[:, 0].double()
-            tokens = torch.cat([tokens, b], dim=1)
+                params = self.net(inputs)[:, -1]
+            preceding = Preceding(values[:, j + 1], values[:, j], torch.tensor(j % 3, device=device))
+            tok, lp = self.head.sample(params, u[:, j], preceding)
+            out[:, j] = tok
+            logp += lp.double()
+            values[:, j + 2] = self._values(tok)
+            inputs = torch.cat([inputs, tok[:, None].to(inputs.dtype)], dim=1)
         return out, logp
+
+    def sample_bins(self, n: int, generator: torch.Generator, use_cache: bool = True) -> tuple[torch.Tensor, torch.Tensor]:
+        """n bin sequences (n, d) and the sum of their log bin masses (n,) (binned heads)."""
+        if not self.binned:
+            raise ValueError("a continuous head has no bins; use sample_tokens")
+        return self.sample_tokens(n, generator, use_cache)
 
     @torch.no_grad()
     def sample(
         self, n: int, generator: torch.Generator, use_cache: bool = True
-    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """n continuous samples (n, d) in standardized units, log q (n,) float64, and their bins."""
-        bins, logp = self.sample_bins(n, generator, use_cache)
-        x_hat = self.binning.dequantize(bins, self.dequantization, generator, self.offsets)
-        return x_hat, logp + self.continuous_log_correction(x_hat), bins
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
+        """n continuous samples (n, d) in standardized units, log q (n,) float64, and their bins (None: continuous)."""
+        tokens, logp = self.sample_tokens(n, generator, use_cache)
+        if not self.binned:
+            return tokens, logp, None
+        x_hat = self.binning.dequantize(tokens, self.dequantization, generator, self.offsets)
+        return x_hat, logp + self.continuous_log_correction(x_hat), tokens

@@ -1,28 +1,34 @@
-"""ARBG as a bgbench ``ProposalMethod``: one autoregressive model per system.
+"""ARBG as a bgbench ``ProposalMethod``, and the one adapter every head on its backbone shares.
+
+``AutoregressiveMethod`` does the work of ARBG, GIVT and the PixelCNN++ mixtures alike: one model per
+system trained through the weights store (toolkit ``train_or_load``), ``propose``, ``log_q``, the
+source facts and the record's diagnostics. A family supplies its config presets and the head seam
+(heads.py): ``make_head``, optionally ``make_network`` (a head's own input embedding) and
+``training_loss``. ARBG below is the categorical head.
 
 ``propose`` returns positions in nm, in the system's topology atom order, and the exact log
-density of the proposal in nm^-3N (uniform de-quantization): the tempered categorical
-log-probabilities, minus d log w (bin width, standardized units), minus d log sigma (the
-standardization Jacobian). The proposal is x_nm = sigma * x_hat with no centring or rotation,
-so ``log_q`` of a translated or rotated copy of a sample is a different number; that is the
-density of what was sampled. Weights live in the harness's weights store (toolkit train_or_load).
+density of the proposal in nm^-3N: the density in standardized units (density.py; for binned heads
+the log bin masses minus d log w) minus d log sigma (the standardization Jacobian). The proposal is
+x_nm = sigma * x_hat with no centring or rotation, so ``log_q`` of a translated or rotated copy of a
+sample is a different number; that is the density of what was sampled.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import torch
 from tqdm.auto import tqdm
 
 from baselines.arbg.binning import EmpiricalOffsets, UniformBinning
-from baselines.arbg.config import ARBGConfig, default_config
+from baselines.arbg.config import ARBGConfig, ARConfig, BinnedConfig, default_config
 from baselines.arbg.density import ARDensity, bin_loss
+from baselines.arbg.heads import CategoricalHead, OutputHead
 from baselines.arbg.transformer import CausalTransformer
 from baselines.toolkit.coordinates import Standardizer, align_to, centre, fit_sigma
 from baselines.toolkit.data import FrameBatches
-from baselines.toolkit.training import TrainingJob, train_or_load
+from baselines.toolkit.training import LossFn, TrainingJob, train_or_load
 from benchmark.adapter import ProposalMethod, RunContext, SourceFacts
 from benchmark.errors import BgbenchError
 
@@ -40,13 +46,12 @@ POSE_NOTES = {
 }
 
 
-class ARBG(ProposalMethod):
-    name = "arbg"
-    version = "2"
-    description = "Autoregressive Boltzmann generator: causal transformer over uniformly binned coordinates"
+class AutoregressiveMethod(ProposalMethod):
+    """One autoregressive model per system on ARBG's backbone; the head is the pluggable part."""
+
     family = "autoregressive"
     applies_to = "single-system"
-    config_class = ARBGConfig
+    config_class: ClassVar[type[ARConfig]] = ARConfig
 
     def __init__(self, **overrides: Any):
         super().__init__(**overrides)
@@ -54,8 +59,20 @@ class ARBG(ProposalMethod):
         self.info: dict[str, dict[str, Any]] = {}
         self._training_seconds: dict[str, float] = {}
 
-    def default_config(self, task: "Task", tier: str) -> ARBGConfig:
-        return default_config(task.name, tier)
+    # --- the head seam ------------------------------------------------------------------------
+    def make_head(self, cfg: ARConfig) -> OutputHead:
+        """The output head of this family, from its resolved config."""
+        raise NotImplementedError
+
+    def make_network(self, cfg: ARConfig, seq_len: int, head: OutputHead) -> CausalTransformer:
+        """The backbone with the head's output width; binned heads embed bin tokens (ARBG's embedding)."""
+        num_bins = cfg.num_bins if isinstance(cfg, BinnedConfig) else 0
+        return CausalTransformer(num_bins, seq_len, cfg.channels, cfg.layers, cfg.heads, cfg.head_dim, cfg.expansion,
+                                 cfg.dropout, out_features=head.out_features())
+
+    def training_loss(self, density: ARDensity) -> LossFn:
+        """The objective the shared loop minimizes on standardized frames: the head's mean NLL per coordinate."""
+        return lambda model, x_hat: density.nll(x_hat)
 
     # --- setup ---------------------------------------------------------------------------------
     def setup(self, task: "Task", ctx: RunContext) -> None:
@@ -66,11 +83,14 @@ class ARBG(ProposalMethod):
             self.models[spec.name] = self._fit_or_load(spec.build(), ctx)
 
     def _fit_or_load(self, system: "System", ctx: RunContext) -> tuple[ARDensity, Standardizer]:
-        cfg: ARBGConfig = self.cfg  # type: ignore[assignment]
+        cfg: ARConfig = self.cfg  # type: ignore[assignment]
+        binned = isinstance(cfg, BinnedConfig)
         perm = system.orderings[ORDERING]
-        binning = UniformBinning(cfg.num_bins, cfg.bin_lo, cfg.bin_hi, cfg.bin_width)
-        net = CausalTransformer(cfg.num_bins, 3 * system.n_atoms, cfg.channels, cfg.layers, cfg.heads, cfg.head_dim,
-                                cfg.expansion, cfg.dropout)
+        binning = UniformBinning(cfg.num_bins, cfg.bin_lo, cfg.bin_hi, cfg.bin_width) if binned else None
+        head = self.make_head(cfg)
+        net = self.make_network(cfg, 3 * system.n_atoms, head)
+        dequantization = cfg.dequantization if binned else "uniform"
+        density = ARDensity(net, binning, dequantization=dequantization, head=head)
         frames: list[torch.Tensor] = []
 
         def job() -> TrainingJob:
@@ -85,27 +105,30 @@ class ARBG(ProposalMethod):
             def view(batch: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
                 return std.training_view(batch, gen, rotate, cfg.com_augmentation)
 
-            census = clip_census(binning, view, x, torch.Generator().manual_seed(ctx.seed + CLIP_SEED_OFFSET))
-            ctx.logger.info("ARBG %s: sigma = %.4f nm, %d frames, pose %s, %.3g%% of frames clipped", system.name,
-                            sigma, len(x), cfg.pose, 100 * census["clipped_frame_fraction"])
-            return TrainingJob(lambda m, x_hat: bin_loss(m, binning.to_index(x_hat)), FrameBatches(x, cfg.batch_size, view),
-                               cfg, cfg.total_steps(len(x)), ctx.seed, {"sigma": sigma, "pose": cfg.pose, **census})
+            census: dict[str, Any] = {}
+            if binning is not None:
+                census = clip_census(binning, view, x, torch.Generator().manual_seed(ctx.seed + CLIP_SEED_OFFSET))
+            clipped = f", {100 * census['clipped_frame_fraction']:.3g}% of frames clipped" if census else ""
+            ctx.logger.info("%s %s: sigma = %.4f nm, %d frames, pose %s%s", self.name, system.name, sigma, len(x),
+                            cfg.pose, clipped)
+            return TrainingJob(self.training_loss(density), FrameBatches(x, cfg.batch_size, view), cfg,
+                               cfg.total_steps(len(x)), ctx.seed, {"sigma": sigma, "pose": cfg.pose, **census})
 
         entry = ctx.weights.entry(ctx.weights_key(self, system.name))  # type: ignore[union-attr]
-        loaded = train_or_load(entry, net, job, device=ctx.device, desc=f"arbg train {system.name}", logger=ctx.logger)
+        loaded = train_or_load(entry, net, job, device=ctx.device, desc=f"{self.name} train {system.name}",
+                               logger=ctx.logger)
         if loaded.trained is not None:
             self._training_seconds[system.name] = loaded.trained.seconds
         self.info[system.name] = loaded.info
         std = Standardizer(perm, loaded.info["sigma"])
-        offsets = None
-        if cfg.dequantization == "empirical":
+        if binning is not None and dequantization == "empirical":
             x = frames[0] if frames else torch.as_tensor(ctx.training_positions(system.name), dtype=torch.float32)
             if cfg.pose == "aligned" and not frames:
                 x = align_to(x, x[0])
-            offsets = EmpiricalOffsets(binning, (centre(x[:, std.perm]) / std.sigma).flatten(1))
-        if cfg.dequantization != "uniform":
-            ctx.logger.warning("ARBG de-quantization %r: log q is not the exact proposal density", cfg.dequantization)
-        return ARDensity(net, binning, cfg.temperature, cfg.dequantization, offsets), std
+            density.offsets = EmpiricalOffsets(binning, (centre(x[:, std.perm]) / std.sigma).flatten(1))
+        if not density.exact:
+            ctx.logger.warning("%s de-quantization %r: log q is not the exact proposal density", self.name, dequantization)
+        return density, std
 
     # --- what the record says --------------------------------------------------------------------
     def parameter_count(self) -> int | None:
@@ -117,7 +140,8 @@ class ARBG(ProposalMethod):
         return dict(self._training_seconds)
 
     def diagnostics(self, system: "System", ctx: RunContext) -> dict[str, Any]:
-        """Training pose (aligned is labelled biased) and how many training coordinates the bin range clips."""
+        """Training pose (aligned is labelled biased) and, for binned heads, how many training coordinates
+        the bin range clips."""
         info = self.info.get(system.name, {})
         keys = ("pose", "clipped_coordinates", "clipped_coordinate_fraction", "clipped_frames", "clipped_frame_fraction",
                 "census_frames", "sigma")
@@ -129,7 +153,7 @@ class ARBG(ProposalMethod):
     # --- sampling ------------------------------------------------------------------------------
     def _model(self, system: "System") -> tuple[ARDensity, Standardizer]:
         if system.name not in self.models:
-            raise BgbenchError(f"ARBG has no model for system {system.name!r}; call setup(task, ctx) first.")
+            raise BgbenchError(f"{self.name} has no model for system {system.name!r}; call setup(task, ctx) first.")
         return self.models[system.name]
 
     def source_facts(self, system: "System", ctx: RunContext) -> SourceFacts:
@@ -142,7 +166,7 @@ class ARBG(ProposalMethod):
         density, std = self._model(system)
         cfg = self.cfg
         xs, lqs = [], []
-        with tqdm(total=n, desc=f"arbg propose {system.name}", leave=False) as bar:
+        with tqdm(total=n, desc=f"{self.name} propose {system.name}", leave=False) as bar:
             done = 0
             while done < n:
                 m = min(cfg.sample_batch_size, n - done)
@@ -155,14 +179,15 @@ class ARBG(ProposalMethod):
         return torch.cat(xs), torch.cat(lqs)
 
     @staticmethod
-    def _settle(density: ARDensity, std: Standardizer, x_hat: torch.Tensor, bins: torch.Tensor) -> torch.Tensor:
+    def _settle(density: ARDensity, std: Standardizer, x_hat: torch.Tensor, bins: torch.Tensor | None) -> torch.Tensor:
         """nm positions whose re-binning gives the sampled bins.
 
         Float32 rounding in x_hat -> nm -> x_hat can move a value that sits within ~1e-7 of a bin
         edge into the neighbouring bin; such values are pulled halfway towards their bin centre
-        so that ``log_q(propose(...))`` scores the same bins that were sampled.
+        so that ``log_q(propose(...))`` scores the same bins that were sampled. A continuous head's
+        density is smooth, so the rounding moves its log q by float32 noise only.
         """
-        if density.dequantization != "uniform":
+        if bins is None or density.dequantization != "uniform":
             return std.to_nm(x_hat)
         binning = density.binning
         for _ in range(4):
@@ -183,6 +208,26 @@ class ARBG(ProposalMethod):
             x_hat = std.to_model(chunk.to(ctx.device))
             out.append((density.log_prob(x_hat) + std.log_abs_det()).cpu())
         return torch.cat(out)
+
+
+class ARBG(AutoregressiveMethod):
+    """ARBG: the categorical head over uniformly binned coordinates, tempered by T."""
+
+    name = "arbg"
+    version = "2"
+    description = "Autoregressive Boltzmann generator: causal transformer over uniformly binned coordinates"
+    config_class = ARBGConfig
+
+    def default_config(self, task: "Task", tier: str) -> ARBGConfig:
+        return default_config(task.name, tier)
+
+    def make_head(self, cfg: ARBGConfig) -> CategoricalHead:  # type: ignore[override]
+        return CategoricalHead(cfg.num_bins, cfg.temperature)
+
+    def training_loss(self, density: ARDensity) -> LossFn:
+        """Cross-entropy of the bins (spec 2.5): the categorical NLL, computed by torch's fused kernel."""
+        binning = density.binning
+        return lambda model, x_hat: bin_loss(model, binning.to_index(x_hat))
 
 
 def clip_census(binning: UniformBinning, view: Callable[[torch.Tensor, torch.Generator], torch.Tensor],
