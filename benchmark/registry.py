@@ -47,6 +47,9 @@ class Builtin:
 BUILTIN_METHODS: dict[str, Builtin] = {
     "md": Builtin("baselines.md:MDBaseline", "molecular dynamics", "all"),
     "arbg": Builtin("baselines.arbg:ARBG", "autoregressive", "single-system"),
+    "givt": Builtin("baselines.ar_heads:GIVT", "autoregressive", "single-system"),
+    "mol-pixelcnn": Builtin("baselines.ar_heads:MoLPixelCNN", "autoregressive", "single-system"),
+    "gmm-pixelcnn": Builtin("baselines.ar_heads:GMMPixelCNN", "autoregressive", "single-system"),
 }
 SUBMISSIONS_DIR = Path("submissions")
 

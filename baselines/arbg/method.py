@@ -60,8 +60,8 @@ class AutoregressiveMethod(ProposalMethod):
         self._training_seconds: dict[str, float] = {}
 
     # --- the head seam ------------------------------------------------------------------------
-    def make_head(self, cfg: ARConfig) -> OutputHead:
-        """The output head of this family, from its resolved config."""
+    def make_head(self, cfg: ARConfig, binning: UniformBinning | None) -> OutputHead:
+        """The output head of this family, from its resolved config (and the binning, for binned heads)."""
         raise NotImplementedError
 
     def make_network(self, cfg: ARConfig, seq_len: int, head: OutputHead) -> CausalTransformer:
@@ -87,7 +87,7 @@ class AutoregressiveMethod(ProposalMethod):
         binned = isinstance(cfg, BinnedConfig)
         perm = system.orderings[ORDERING]
         binning = UniformBinning(cfg.num_bins, cfg.bin_lo, cfg.bin_hi, cfg.bin_width) if binned else None
-        head = self.make_head(cfg)
+        head = self.make_head(cfg, binning)
         net = self.make_network(cfg, 3 * system.n_atoms, head)
         dequantization = cfg.dequantization if binned else "uniform"
         density = ARDensity(net, binning, dequantization=dequantization, head=head)
@@ -221,7 +221,7 @@ class ARBG(AutoregressiveMethod):
     def default_config(self, task: "Task", tier: str) -> ARBGConfig:
         return default_config(task.name, tier)
 
-    def make_head(self, cfg: ARBGConfig) -> CategoricalHead:  # type: ignore[override]
+    def make_head(self, cfg: ARBGConfig, binning: UniformBinning | None) -> CategoricalHead:  # type: ignore[override]
         return CategoricalHead(cfg.num_bins, cfg.temperature)
 
     def training_loss(self, density: ARDensity) -> LossFn:
