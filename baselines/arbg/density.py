@@ -79,19 +79,24 @@ class ARDensity:
         """The head's targets of samples (B, d): bin indices (binned head) or the values themselves."""
         return self.binning.to_index(x_hat) if self.binned else x_hat.float()
 
-    def _inputs(self, tokens: torch.Tensor) -> torch.Tensor:
+    def start(self, n: int, device: torch.device | str) -> torch.Tensor:
+        """The start input (n, 1): token 0 (binned heads) or the value 0 (continuous heads)."""
         if self.binned:
-            return teacher_forcing_input(tokens)
-        return torch.cat([torch.full_like(tokens[:, :1], START_VALUE), tokens[:, :-1]], dim=1)
+            return torch.full((n, 1), START_TOKEN, dtype=torch.long, device=device)
+        return torch.full((n, 1), START_VALUE, dtype=torch.float32, device=device)
 
-    def _values(self, tokens: torch.Tensor) -> torch.Tensor:
+    def inputs(self, tokens: torch.Tensor) -> torch.Tensor:
+        """Teacher-forcing inputs (start, t_1, ..., t_{S-1}) of token sequences (B, S)."""
+        return torch.cat([self.start(tokens.shape[0], tokens.device).to(tokens.dtype), tokens[:, :-1]], dim=1)
+
+    def values(self, tokens: torch.Tensor) -> torch.Tensor:
         """What the next steps' heads see of a token: its bin centre, or its value (float64)."""
         return self.binning.centres(tokens, torch.float64) if self.binned else tokens.double()
 
     def head_log_probs(self, tokens: torch.Tensor) -> torch.Tensor:
         """The head's log conditionals (B, d) of token sequences, teacher-forced (no -log w)."""
-        out = self.net(self._inputs(tokens))
-        return self.head.log_prob(out, tokens, Preceding.teacher_forced(self._values(tokens)))
+        out = self.net(self.inputs(tokens))
+        return self.head.log_prob(out, tokens, Preceding.teacher_forced(self.values(tokens)))
 
     def nll(self, x_hat: torch.Tensor) -> torch.Tensor:
         """Training objective: mean negative log conditional per coordinate (nats; bins: cross-entropy)."""
@@ -146,10 +151,7 @@ class ARDensity:
         device = self.net.device
         d = self.net.seq_len
         u = torch.rand(n, d, self.head.uniforms, generator=generator, dtype=torch.float64).to(device)
-        if self.binned:
-            inputs = torch.full((n, 1), START_TOKEN, dtype=torch.long, device=device)
-        else:
-            inputs = torch.full((n, 1), START_VALUE, dtype=torch.float32, device=device)
+        inputs = self.start(n, device)
         cache = self.net.new_cache(n, device) if use_cache else None
         out = torch.empty(n, d, dtype=inputs.dtype, device=device)
         values = torch.zeros(n, d + 2, dtype=torch.float64, device=device)  # two zeros: the lags before the start
@@ -163,7 +165,7 @@ class ARDensity:
             tok, lp = self.head.sample(params, u[:, j], preceding)
             out[:, j] = tok
             logp += lp.double()
-            values[:, j + 2] = self._values(tok)
+            values[:, j + 2] = self.values(tok)
             inputs = torch.cat([inputs, tok[:, None].to(inputs.dtype)], dim=1)
         return out, logp
 

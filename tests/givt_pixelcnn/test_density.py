@@ -90,8 +90,8 @@ def test_bin_masses_of_every_step_sum_to_one_edge_bins_included(kind):
     dens = toy_density(kind, d=6)
     _, _, bins = dens.sample(200, torch.Generator().manual_seed(2))
     with torch.no_grad():
-        out = dens.net(dens._inputs(bins))
-        masses = dens.head.bin_log_probs(out, Preceding.teacher_forced(dens._values(bins))).exp()
+        out = dens.net(dens.inputs(bins))
+        masses = dens.head.bin_log_probs(out, Preceding.teacher_forced(dens.values(bins))).exp()
     assert masses.shape == (200, 6, dens.binning.num_bins)
     assert (masses.sum(-1) - 1).abs().max() < 1e-6
     assert masses[..., 0].min() > 0 and masses[..., -1].min() > 0  # the open edge bins carry the tails
