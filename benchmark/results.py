@@ -159,37 +159,87 @@ _REQUIRED: dict[str, type | tuple[type, ...]] = {
     "wall_time_s": dict,
     "environment": dict,
 }
+_OPTIONAL: dict[str, type | tuple[type, ...]] = {"energy": dict, "isolation": str, "track": str}
+TIERS = ("paper", "quick")
+
+
+def _is_a(value: Any, typ: type | tuple[type, ...]) -> bool:
+    """isinstance, except that a boolean is never a number (True is not a budget of 1)."""
+    if isinstance(value, bool):
+        return typ is bool or (isinstance(typ, tuple) and bool in typ)
+    return isinstance(value, typ)
+
+
+def _number(value: Any) -> bool:
+    return _is_a(value, (int, float)) and math.isfinite(value)
+
+
+def _check(condition: bool, message: str) -> None:
+    if not condition:
+        raise RecordError(message)
+
+
+def _check_mapping(value: Any, what: str, item: Any, item_name: str) -> None:
+    _check(isinstance(value, dict), f"{what} must be an object")
+    for key, v in value.items():
+        _check(item(v), f"{what}[{str(key)[:80]!r}] must be {item_name}")
+
+
+def timestamp(value: Any) -> datetime:
+    """A record's ``created``: an ISO-8601 time with a time zone (RecordError otherwise)."""
+    try:
+        when = datetime.fromisoformat(value)
+    except (TypeError, ValueError):
+        raise RecordError(f"created must be an ISO-8601 timestamp, got {str(value)[:40]!r}") from None
+    _check(when.tzinfo is not None, "created must say its time zone (UTC: +00:00)")
+    return when
+
+
+def _validate_system(name: str, res: Any) -> None:
+    _check(isinstance(res, dict) and res.get("status") in STATUSES, f"system {name!r} has no valid status")
+    _check(res.get("error") is None or isinstance(res["error"], str), f"system {name!r}: error must be text")
+    if res["status"] == "failed":
+        _check(bool(res.get("error")), f"failed system {name!r} has no error message")
+    _check_mapping(res.get("metrics", {}), f"metrics of system {name!r}", lambda v: v is None or _number(v), "a number or null")
+    _check_mapping(res.get("energy_evaluations", {}), f"energy_evaluations of system {name!r}",
+                   lambda v: _is_a(v, int) and v >= 0, "a non-negative integer")
+    _check_mapping(res.get("wall_time_s", {}), f"wall_time_s of system {name!r}", _number, "a number")
+    for key in ("reference", "diagnostics"):
+        _check(isinstance(res.get(key, {}), dict), f"{key} of system {name!r} must be an object")
 
 
 def validate_record(data: Any) -> None:
-    """Raise RecordError naming the first problem; accept a valid record silently."""
-    if not isinstance(data, dict):
-        raise RecordError("a run record must be a JSON object")
+    """Raise RecordError naming the first problem; accept a valid record silently.
+
+    Records come from anywhere (a pull request, a download), so every field the harness, the
+    checker or the leaderboard reads is checked for its type here, and nothing later can fail
+    with a traceback on a hostile record.
+    """
+    _check(isinstance(data, dict), "a run record must be a JSON object")
     for key, typ in _REQUIRED.items():
-        if key not in data:
-            raise RecordError(f"missing key {key!r}")
-        if not isinstance(data[key], typ):
-            raise RecordError(f"key {key!r} has type {type(data[key]).__name__}")
-    if data["schema_version"] not in READABLE_VERSIONS:
-        raise RecordError(f"schema_version {data['schema_version']} is not supported (expected one of {READABLE_VERSIONS})")
-    if data.get("isolation", "none") not in ISOLATION_LEVELS:
-        raise RecordError(f"isolation must be one of {ISOLATION_LEVELS}")
-    if data.get("track", "closed") not in TRACKS:
-        raise RecordError(f"track must be one of {TRACKS}")
+        _check(key in data, f"missing key {key!r}")
+        _check(_is_a(data[key], typ), f"key {key!r} has type {type(data[key]).__name__}")
+    for key, typ in _OPTIONAL.items():
+        if key in data:
+            _check(_is_a(data[key], typ), f"key {key!r} has type {type(data[key]).__name__}")
+    _check(data["schema_version"] in READABLE_VERSIONS,
+           f"schema_version {data['schema_version']} is not supported (expected one of {READABLE_VERSIONS})")
+    timestamp(data["created"])
+    _check(data.get("isolation", "none") in ISOLATION_LEVELS, f"isolation must be one of {ISOLATION_LEVELS}")
+    _check(data.get("track", "closed") in TRACKS, f"track must be one of {TRACKS}")
+    _check(data["budget"] > 0, "budget must be a positive number of energy evaluations")
     for key in ("name", "version"):
-        if key not in data["method"]:
-            raise RecordError(f"method.{key} is missing")
-    for key in ("name", "version", "tier"):
-        if key not in data["task"]:
-            raise RecordError(f"task.{key} is missing")
+        _check(isinstance(data["method"].get(key), str), f"method.{key} must be text")
+    _check(isinstance(data["method"].get("config", {}), dict), "method.config must be an object")
+    _check(isinstance(data["task"].get("name"), str), "task.name must be text")
+    _check(_is_a(data["task"].get("version"), int), "task.version must be an integer")
+    _check(data["task"].get("tier") in TIERS, f"task.tier must be one of {TIERS}")
+    if data["sampler"] is not None:
+        _check(isinstance(data["sampler"].get("name"), str) and isinstance(data["sampler"].get("options", {}), dict),
+               "sampler must have a name and options")
+    _check_mapping(data["wall_time_s"], "wall_time_s", _number, "a number")
     for name, res in data["systems"].items():
-        if not isinstance(res, dict) or res.get("status") not in STATUSES:
-            raise RecordError(f"system {name!r} has no valid status")
-        if res["status"] == "failed" and not res.get("error"):
-            raise RecordError(f"failed system {name!r} has no error message")
-        for metric, value in res.get("metrics", {}).items():
-            if value is not None and not isinstance(value, (int, float)):
-                raise RecordError(f"metric {metric!r} of system {name!r} is not a number")
+        _validate_system(name, res)
 
 
 def plain_data(obj: Any) -> Any:
@@ -229,12 +279,17 @@ def write_record(record: RunRecord, path: Path) -> None:
     atomic_write_text(Path(path), json.dumps(data, indent=2, sort_keys=False) + "\n")
 
 
+def _no_constants(name: str) -> Any:
+    raise ValueError(f"{name} is not valid JSON")
+
+
 def read_record(path: Path) -> RunRecord:
+    """The record in ``path``; RecordError (never another exception) for anything that is not a valid record."""
     path = Path(path)
     try:
-        data = json.loads(path.read_text())
-    except (OSError, json.JSONDecodeError) as err:
-        raise RecordError(f"{path}: cannot read a JSON record ({err})") from err
+        data = json.loads(path.read_bytes().decode("utf-8"), parse_constant=_no_constants)
+    except (OSError, ValueError, RecursionError) as err:  # ValueError: bad UTF-8, bad JSON, NaN, huge integers
+        raise RecordError(f"{path}: cannot read a JSON record ({type(err).__name__}: {str(err)[:200]})") from None
     try:
         return RunRecord.from_dict(data)
     except RecordError as err:

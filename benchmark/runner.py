@@ -2,12 +2,20 @@
 
 Every system's result is written to the record as soon as it is known, so a killed run
 resumes with ``resume=True`` and skips the systems that finished. A system whose method
-raises, returns unusable samples or overruns its budget is recorded as failed with the reason,
-and the run goes on.
+raises, exits, times out, returns unusable samples or overruns its budget, or whose evaluation
+fails, is recorded as failed with the reason, and the run goes on.
+
+Trust: the method is third-party code. With ``isolation`` "process" or "sandbox" it runs in its
+own process (``benchmark.isolation``) and the runner holds a stand-in; with "none" it runs here
+and the record says so. Either way the harness forms the weights of proposal methods with its
+own sampler and its own random generator, ignores the weights of self-sampling methods, checks
+the meter against a second tally, and evaluates with a freshly built system and reference data
+loaded after sampling, checked against the hashes taken before.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
 import traceback
@@ -18,15 +26,20 @@ from typing import Any
 import numpy as np
 import torch
 
-from benchmark.adapter import Method, ProposalMethod, RunContext, Samples
+from benchmark.adapter import Method, ProposalMethod, RunContext, Samples, SourceFacts
 from benchmark.energy import BudgetedEnergy, OpenMMEnergy
-from benchmark.errors import BgbenchError
+from benchmark.errors import BgbenchError, DataError, InvalidSamplesError
+from benchmark.isolation import check_level, default_isolation
+from benchmark.isolation.codec import RESERVED_SETS, ProtocolViolation, check_name
+from benchmark.isolation.process import RemoteError
+from benchmark.isolation.tamper import CountedTarget, check_meter
 from benchmark.paths import work_dir
 from benchmark.plot_data import read_plot_data, sidecar_path, write_plot_data
 from benchmark.provenance import environment
 from benchmark.registry import MethodSpec, find_method
 from benchmark.results import RunRecord, SystemResult, plain_data, read_record, write_record
-from benchmark.seeding import system_seed
+from benchmark.seeding import derived_seed, system_seed
+from benchmark.systems import System, build_peptide
 from benchmark.tasks import Task, get_task
 
 log = logging.getLogger(__name__)
@@ -53,6 +66,8 @@ class RunConfig:
     platform: str = "auto"
     work_dir: Path | None = None  # method scratch space and the weights store; default BGBENCH_WORK
     data_dir: Path | None = None
+    isolation: str | None = None  # "none", "process" or "sandbox"; default: process for submissions and plugins
+    timeout: float | None = None  # wall-clock seconds for setup and for each system (isolated methods only)
 
 
 def default_output(method_name: str, sampler: str | None, task_name: str, tier: str, budget: int, seed: int) -> Path:
@@ -69,7 +84,43 @@ def _reseed(ctx: RunContext, seed: int) -> None:
 
 
 def _error(err: BaseException) -> str:
+    if isinstance(err, RemoteError):  # raised in the method process: its own type name and message
+        return str(err)
     return f"{type(err).__name__}: {err}"
+
+
+#: What a method may raise without ending the run (SystemExit too: a method's sys.exit is a failed system).
+#: KeyboardInterrupt in-process is the user's Ctrl-C and ends the run; in a method process it is the method's.
+METHOD_FAILURES = (Exception, SystemExit)
+
+
+def fresh_system(spec) -> System:
+    """A System built now, not the shared cached one that an in-process method could have changed."""
+    built = build_peptide(spec.sequence, spec.termini, spec.forcefield)
+    return System(spec=spec, topology=built.topology, initial_positions=built.positions, amber_types=built.amber_types)
+
+
+class _OwnContext(ProposalMethod):
+    """An in-process proposal method as the sampler sees it: its calls get the method's own RunContext.
+
+    The sampler's context carries the harness's generator (resampling, Langevin noise); the method
+    draws from its own, as it does in a method process, so it can neither read nor steer the
+    harness's random choices, and the same seed gives the same record with and without isolation.
+    """
+
+    def __init__(self, inner: ProposalMethod, ctx: RunContext):
+        super().__init__()
+        self.inner, self.ctx = inner, ctx
+        self.name = inner.name
+
+    def propose(self, system, n: int, ctx: RunContext):
+        return self.inner.propose(system, n, self.ctx)
+
+    def log_q(self, system, positions: torch.Tensor, ctx: RunContext) -> torch.Tensor:
+        return self.inner.log_q(system, positions, self.ctx)
+
+    def source_facts(self, system, ctx: RunContext) -> SourceFacts:
+        return self.inner.source_facts(system, self.ctx)
 
 
 class Runner:
@@ -89,16 +140,67 @@ class Runner:
         self.seed = int(self.protocol.seeds[0] if config.seed is None else config.seed)
         if isinstance(config.method, type):
             self.spec = MethodSpec(config.method.name, "class", f"{config.method.__module__}:{config.method.__qualname__}")
-            method_cls = config.method
         else:
             self.spec = find_method(config.method)
-            method_cls = self.spec.load()
-        self.method: Method = method_cls(**{**self.spec.info.get("config", {}), **config.method_config})
-        self.method.configure(self.task, config.tier)
-        self.sampler_name = self._sampler_name()
+        self.isolation = check_level(config.isolation or default_isolation(self.spec.source))
+        if config.timeout is not None and (self.isolation == "none" or not config.timeout > 0):
+            raise BgbenchError("--timeout needs a positive number of seconds and --isolation process or sandbox.")
         self.systems = self._select_systems()
+        self.host = None
+        overrides = {**self.spec.info.get("config", {}), **config.method_config}
+        if self.isolation == "none":
+            method_cls = config.method if isinstance(config.method, type) else self.spec.load()
+            self.method: Method = method_cls(**overrides)
+            self.method.configure(self.task, config.tier)
+        else:
+            self.method = self._start_isolated(overrides)
+        try:
+            self.sampler_name = self._sampler_name()
+        except BaseException:
+            self.close()
+            raise
         self.out = Path(config.out or default_output(self.method.name, self.sampler_name, self.task.name,
                                                      config.tier, self.budget, self.seed))
+
+    def _start_isolated(self, overrides: dict) -> Method:
+        """Start the method process; nothing of the method is imported here."""
+        from benchmark.isolation.launch import Launch, training_view
+        from benchmark.isolation.remote import MethodHost, isolated_method
+        from benchmark.weights.store import _slug
+
+        if self.isolation == "sandbox" and self.config.device.startswith("cuda"):
+            raise BgbenchError("--isolation sandbox gives the method no GPU; use --isolation process on a GPU machine.")
+        check_name(self.spec.name, "A submission's name")  # it names the scratch and weights folders
+        work = self._work_root()
+        weights = work / "weights"
+        launch = Launch(self.isolation, training_view(self.task, self.config.tier, self.systems, self.config.data_dir),
+                        scratch=work / "scratch" / self.spec.name, weights_root=weights,
+                        weights_own=weights / "local" / _slug(self.spec.name),
+                        submission=Path(self.spec.target).resolve() if self.spec.source == "folder" else None)
+        if launch.submission is not None:
+            self.spec = MethodSpec(self.spec.name, "folder", str(launch.submission), self.spec.info)
+        self.host = MethodHost(self.spec, overrides, self.task, self.config.tier, launch, self.config.timeout)
+        # Minimization is part of the system, done by the harness with the real force field (not charged).
+        self.host.minimized = lambda name: self.task.system(name).build().minimized_positions
+        try:
+            facts = self.host.start()
+            if self.isolation == "sandbox" and facts["name"] != self.spec.name:
+                raise BgbenchError(f"Under --isolation sandbox the method's name ({facts['name']!r}) must equal its "
+                                   f"registered name ({self.spec.name!r}): its weights folder is chosen before it loads.")
+        except BaseException as err:
+            self.close()
+            if isinstance(err, RemoteError):  # e.g. an unknown config key: the user's to fix, said as in-process
+                raise BgbenchError(f"Method {self.spec.name!r} cannot be loaded: {err}") from None
+            raise
+        return isolated_method(self.host)
+
+    def close(self) -> None:
+        """End the method process, if any (a run ends it itself)."""
+        if self.host is not None:
+            self.host.close()
+
+    def _work_root(self) -> Path:
+        return Path(self.config.work_dir) if self.config.work_dir else work_dir()
 
     def _sampler_name(self) -> str | None:
         if not isinstance(self.method, ProposalMethod):
@@ -129,6 +231,7 @@ class Runner:
 
     def _new_record(self) -> RunRecord:
         return RunRecord(
+            isolation=self.isolation,
             method={**self.method.describe(), **self._submission_facts(),
                     "source": f"{self.spec.source}:{self.spec.target}"},
             task={"name": self.task.name, "version": self.task.version, "tier": self.config.tier},
@@ -158,12 +261,15 @@ class Runner:
         if record.method.get("config") != self.method.config or record.sampler != self._sampler_record():
             raise BgbenchError(f"--resume: {self.out} was run with another method config or sampler settings; "
                                "resume only with the same settings, or choose another --out.")
+        if record.isolation != self.isolation:
+            raise BgbenchError(f"--resume: {self.out} was run with --isolation {record.isolation}, not {self.isolation}; "
+                               "one record has one isolation level. Resume with the same level, or choose another --out.")
         return record
 
     def _context(self, systems) -> RunContext:
         from benchmark.weights import WeightsStore
 
-        work = Path(self.config.work_dir) if self.config.work_dir else work_dir()
+        work = self._work_root()
         return RunContext(
             seed=self.seed,
             tier=self.config.tier,
@@ -178,42 +284,93 @@ class Runner:
             weights=WeightsStore(work / "weights"),
         )
 
-    def run(self) -> RunRecord:
+    def _reseed(self, ctx: RunContext, seed: int) -> None:
+        """Seed the method's generator and the global RNGs, here and in the method process."""
+        _reseed(ctx, seed)
+        if self.host is not None:
+            self.host.reseed(seed)
+
+    def _reference_info(self, spec) -> dict:
+        """Source and content hashes of a system's reference data (DataError if it is missing).
+
+        Only the hashes are kept: the data itself is loaded again after sampling, so that nothing of
+        the evaluation split is in the harness's memory while a method runs in it.
+        """
         from benchmark.data import content_hashes, load_reference
 
-        record = self._load_or_create_record()
-        todo = [s for s in self.systems if s.name not in record.systems or record.systems[s.name].status != "ok"]
-        # Missing reference data is a user error to report before any time is spent.
-        references = {s.name: load_reference(self.task, self.config.tier, s, data_dir=self.config.data_dir) for s in todo}
-        ctx = self._context(todo)
-        self.method.check_device(ctx)
-        t0 = time.perf_counter()
-        setup_error = None
-        if todo:
-            _reseed(ctx, self.seed)
-            log.info("setting up %s for %s (%s tier): %s", self.method.name, self.task.name, self.config.tier,
-                     ", ".join(s.name for s in todo))
-            try:
-                self.method.setup(self.task, ctx)
-            except Exception as err:  # the method's failure is recorded for every system, never raised
-                log.error("setup of %s failed: %s", self.method.name, err)
-                log.debug("%s", traceback.format_exc())
-                setup_error = f"setup failed: {_error(err)}"
-        record.wall_time_s["setup"] = record.wall_time_s.get("setup", 0.0) + time.perf_counter() - t0
-        record.method.update({k: v for k, v in self.method.describe().items() if k in ("parameters", "training_seconds")})
-        for spec in todo:
-            ref_info = {"source": references[spec.name].source, "hashes": content_hashes(references[spec.name])}
-            if setup_error is not None:
-                record.systems[spec.name] = SystemResult(status="failed", error=setup_error, reference=ref_info)
-            else:
-                record.systems[spec.name] = self._run_system(spec, references[spec.name], ctx, record, ref_info)
-            write_record(record, self.out)
+        ref = load_reference(self.task, self.config.tier, spec, data_dir=self.config.data_dir)
+        return {"source": ref.source, "hashes": content_hashes(ref)}
+
+    def _setup(self, ctx: RunContext) -> str | None:
+        """Set the method up; the failure reason, or None."""
+        log.info("setting up %s for %s (%s tier): %s", self.method.name, self.task.name, self.config.tier,
+                 ", ".join(s.name for s in ctx.systems))
+        try:
+            if self.host is not None:
+                self.host.begin_stage()
+            self._reseed(ctx, self.seed)
+            self.method.setup(self.task, ctx)
+        except METHOD_FAILURES as err:  # the method's failure is recorded for every system, never raised
+            log.error("setup of %s failed: %s", self.method.name, _error(err))
+            log.debug("%s", traceback.format_exc())
+            return f"setup failed: {_error(err)}"
+        return None
+
+    def train(self) -> RunContext:
+        """Set the method up for all the run's systems (``bgbench train``); raises if setup fails."""
+        ctx = self._context(self.systems)
+        try:
+            self.method.check_device(ctx)
+            error = self._setup(ctx)
+        finally:
+            self.close()
+        if error is not None:
+            raise BgbenchError(error)
+        return ctx
+
+    def run(self) -> RunRecord:
+        try:
+            record = self._load_or_create_record()
+            todo = [s for s in self.systems if s.name not in record.systems or record.systems[s.name].status != "ok"]
+            # Missing reference data is a user error to report before any time is spent.
+            ref_info = {s.name: self._reference_info(s) for s in todo}
+            ctx = self._context(todo)
+            self.method.check_device(ctx)
+            t0 = time.perf_counter()
+            setup_error = None
+            if todo:
+                cpu0 = self._method_cpu()
+                setup_error = self._setup(ctx)
+                if self.host is not None:
+                    record.method["setup_cpu_s"] = round(self._method_cpu() - cpu0, 3)
+            record.wall_time_s["setup"] = record.wall_time_s.get("setup", 0.0) + time.perf_counter() - t0
+            if setup_error is None:
+                record.method.update({k: v for k, v in self.method.describe().items()
+                                      if k in ("parameters", "training_seconds")})
+            for spec in todo:
+                if setup_error is not None:
+                    record.systems[spec.name] = SystemResult(status="failed", error=setup_error, reference=ref_info[spec.name])
+                else:
+                    record.systems[spec.name] = self._run_system(spec, ctx, record, ref_info[spec.name])
+                write_record(record, self.out)
+        finally:
+            # The method process ends before the last write: nothing it left behind (an atexit hook) runs after it.
+            self.close()
         record.wall_time_s["total"] = record.wall_time_s.get("total", 0.0) + time.perf_counter() - t0
         write_record(record, self.out)
         return record
 
+    def _method_cpu(self) -> float:
+        return self.host.cpu_seconds() if self.host is not None else 0.0
+
     def _target(self, system) -> OpenMMEnergy:
         return OpenMMEnergy(system, platform=self.config.platform)
+
+    def _sampler_context(self, ctx: RunContext, system_name: str) -> RunContext:
+        """The sampler's context: the method's settings, and the harness's own generator."""
+        sctx = dataclasses.replace(ctx)
+        sctx.generator.manual_seed(derived_seed(self.seed, system_name, "sampler"))
+        return sctx
 
     def _sample(self, system, energy: BudgetedEnergy, ctx: RunContext) -> Samples:
         """The method's samples: the harness applies the sampler to a proposal method."""
@@ -221,56 +378,108 @@ class Runner:
             from benchmark.sampling import sampler_for
 
             facts = self.method.source_facts(system, ctx)
+            if not isinstance(facts, SourceFacts):
+                raise ProtocolViolation(f"source_facts() returned {type(facts).__name__}, not SourceFacts")
             sampler = sampler_for(self.sampler_name, self.config.sampler_options, facts, self.task.transferable)
-            samples = sampler.run(self.method, system, energy, ctx)
+            method = self.method if self.host is not None else _OwnContext(self.method, ctx)
+            samples = sampler.run(method, system, energy, self._sampler_context(ctx, system.name))
             samples.diagnostics["source_facts"] = asdict(facts)
-        else:
-            samples = self.method.sample(system, energy, ctx)
+            return self._with_method_facts(samples.validate(system.n_atoms), system, ctx)
+        samples = self.method.sample(system, energy, ctx)
         if not isinstance(samples, Samples):
             raise BgbenchError(f"sample() returned {type(samples).__name__}, not Samples")
-        method_facts = self.method.diagnostics(system, ctx)
-        if method_facts:
-            samples.diagnostics["method"] = method_facts
-        return samples.validate(system.n_atoms)
+        return self._with_method_facts(self._checked_self_samples(samples.validate(system.n_atoms)), system, ctx)
 
-    def _run_system(self, spec, reference, ctx: RunContext, record: RunRecord, ref_info: dict) -> SystemResult:
+    def _with_method_facts(self, samples: Samples, system, ctx: RunContext) -> Samples:
+        """The method's own facts about its model of the system (method.diagnostics) in the record."""
+        facts = self.method.diagnostics(system, ctx)
+        if facts:
+            samples.diagnostics["method"] = facts
+        return samples
+
+    @staticmethod
+    def _checked_self_samples(samples: Samples) -> Samples:
+        """A self-sampling method's Samples as the harness scores them.
+
+        The set name becomes part of metric keys and file names, so it is held to a safe form. The
+        method's log-weights are not used: an ESS is only reported where the harness formed the
+        weights itself (proposal methods); a self-reported one could claim anything (all-zero
+        log-weights give an ESS of 1) and would sit in the same column as verified ones.
+        """
+        name = check_name(samples.set_name, "Samples.set_name")
+        if name in RESERVED_SETS:
+            raise InvalidSamplesError(f"Samples.set_name {name!r} is reserved for the harness's own sets; choose another.")
+        diagnostics = {"method_reported": samples.diagnostics}
+        if samples.log_weights is not None:
+            diagnostics["log_weights"] = "ignored: self-sampling methods' weights are not verified, so no ESS is reported"
+        return Samples(positions=samples.positions, set_name=name, log_weights=None, proposal=samples.proposal,
+                       diagnostics=diagnostics)
+
+    def _run_system(self, spec, ctx: RunContext, record: RunRecord, ref_info: dict) -> SystemResult:
+        from benchmark.data import content_hashes, load_reference
         from benchmark.metrics import Evaluator
 
-        system = spec.build()
-        target = self._target(system)
-        record.energy = target.describe()
-        energy = BudgetedEnergy(target, self.budget)
-        _reseed(ctx, system_seed(self.seed, spec.name))
         times: dict[str, float] = {}
-        log.info("%s: sampling with budget %d", spec.name, self.budget)
         t = time.perf_counter()
         stage = "sample"
+        energy = None
+        cpu0 = self._method_cpu()
         try:
+            if self.host is not None and not self.host.alive:
+                stage = "restart"
+                log.info("starting a new method process for %s", spec.name)
+                self.host.restart()
+                stage, cpu0 = "sample", self._method_cpu()
+            system = spec.build()
+            target = self._target(system)
+            record.energy = target.describe()
+            tally = CountedTarget(target)
+            energy = BudgetedEnergy(tally, self.budget)
+            if self.host is not None:
+                self.host.begin_stage()
+            self._reseed(ctx, system_seed(self.seed, spec.name))
+            log.info("%s: sampling with budget %d", spec.name, self.budget)
             samples = self._sample(system, energy, ctx)
+            check_meter(energy.report(), tally, self.budget)
             times["sample"] = time.perf_counter() - t
             stage, t = "evaluate", time.perf_counter()
-            evaluator = Evaluator(system, reference, energy=self._target(system),
+            # Evaluate with a system built now and reference data read now, checked against the hashes
+            # taken before sampling: nothing a method did to the objects or files it could reach counts.
+            reference = load_reference(self.task, self.config.tier, spec, data_dir=self.config.data_dir)
+            if content_hashes(reference) != ref_info["hashes"]:
+                raise DataError(f"the reference data of {spec.name} changed on disk during the run")
+            eval_system = fresh_system(spec)
+            evaluator = Evaluator(eval_system, reference, energy=self._target(eval_system),
                                   n_eval_samples=self.protocol.n_eval_samples, fix_chirality=self.config.fix_chirality)
-            metrics = evaluator.evaluate(samples)
+            metrics = {k: float(v) for k, v in evaluator.evaluate(samples).items()}
+            diagnostics = plain_data(samples.diagnostics)
             times["evaluate"] = time.perf_counter() - t
             stage = "plot data"
             self._write_plot_data(spec.name, evaluator)
-        except Exception as err:  # the method's (or evaluation's) failure is recorded, the run goes on
-            log.error("%s failed in %s: %s", spec.name, stage, err)
+        except METHOD_FAILURES as err:  # the method's (or evaluation's) failure is recorded, the run goes on
+            log.error("%s failed in %s: %s", spec.name, stage, _error(err))
             log.debug("%s", traceback.format_exc())
             times.setdefault(stage, time.perf_counter() - t)
-            return SystemResult(status="failed", error=f"{stage}: {_error(err)}", energy_evaluations=energy.report(),
-                                wall_time_s=times, reference=ref_info)
+            report = energy.report() if energy is not None else {}
+            return SystemResult(status="failed", error=f"{stage}: {_error(err)}", energy_evaluations=report,
+                                wall_time_s=times, reference=ref_info, diagnostics=self._process_diagnostics(cpu0))
         record.evaluation = evaluator.settings
         record.final_set = samples.set_name
         return SystemResult(
             status="ok",
-            metrics={k: float(v) for k, v in metrics.items()},
+            metrics=metrics,
             energy_evaluations=energy.report(),
             wall_time_s=times,
             reference=ref_info,
-            diagnostics=plain_data(samples.diagnostics),
+            diagnostics={**diagnostics, **self._process_diagnostics(cpu0)},
         )
+
+    def _process_diagnostics(self, cpu0: float) -> dict:
+        """CPU seconds the method process spent on a system, measured by the harness (hidden work shows here)."""
+        if self.host is None:
+            return {}
+        cpu = self._method_cpu()
+        return {"method_process": {"cpu_s": round(cpu - cpu0, 3) if cpu >= cpu0 else None, "isolation": self.isolation}}
 
     def _write_plot_data(self, system_name: str, evaluator) -> None:
         """Small arrays next to the record for the leaderboard's plots (all systems so far)."""

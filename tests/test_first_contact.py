@@ -9,7 +9,7 @@ import pytest
 
 from benchmark.cli import main
 from benchmark.errors import BgbenchError
-from benchmark.registry import BUILTIN_METHODS, MethodLoadError, find_method
+from benchmark.registry import BUILTIN_METHODS, find_method
 from benchmark.runner import RunConfig, Runner
 
 EXAMPLE = Path("submissions/example_gaussian")
@@ -55,8 +55,9 @@ def _copy_example(tmp_path: Path, yaml_name: str, class_name: str) -> Path:
 
 def test_a_copied_submission_must_rename_its_class(tmp_path):
     folder = _copy_example(tmp_path, "my-method", "example-gaussian")
-    with pytest.raises(MethodLoadError, match="names the method 'my-method'.*example-gaussian"):
-        Runner(RunConfig(method=str(folder), task="ALDP", tier="quick"))
+    for isolation in ("none", "process"):  # in-process, and as the method process reports it
+        with pytest.raises(BgbenchError, match="names the method 'my-method'.*example-gaussian"):
+            Runner(RunConfig(method=str(folder), task="ALDP", tier="quick", isolation=isolation))
 
 
 def test_a_renamed_copy_records_under_its_own_name_with_its_authors(tmp_path):

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import sys
 
 import pytest
 import torch
 
 from benchmark.adapter import Method, Samples
 from benchmark.data import generate
-from benchmark.errors import DeviceError
+from benchmark.errors import BgbenchError, DeviceError
 from benchmark.results import read_record
 from benchmark.runner import RunConfig, Runner
 from benchmark.systems import AMBER99SBILDN_OBC, CAPPED, SystemSpec
@@ -85,12 +86,24 @@ class Misbehaving(Method):
                 energy.energy(torch.cat([x] * 7))  # 350 > 300
             if self.mode == "shape":
                 x = x[:, :-1]
-        return Samples(positions=x + 0.01 * torch.randn(x.shape, generator=ctx.generator, dtype=x.dtype))
+            if self.mode == "exit":
+                sys.exit(3)
+            if self.mode == "few":
+                x = x[:10]
+        x = x + 0.01 * torch.randn(x.shape, generator=ctx.generator, dtype=x.dtype)
+        if system.name == "Ace-A-Nme" and self.mode in ("set_name", "reserved_set", "log_weights"):
+            bad = {"set_name": Samples(positions=x, set_name="../../leaderboard/x"),
+                   "reserved_set": Samples(positions=x, set_name="proposal"),
+                   "log_weights": Samples(positions=x, log_weights=torch.full((len(x),), float("nan")))}
+            return bad[self.mode]
+        return Samples(positions=x)
 
 
 @pytest.mark.parametrize(
     "mode, reason",
-    [("raise", "RuntimeError: the model diverged"), ("nan", "NaN"), ("budget", "BudgetExceeded"), ("shape", "shape")],
+    [("raise", "RuntimeError: the model diverged"), ("nan", "NaN"), ("budget", "BudgetExceeded"), ("shape", "shape"),
+     ("exit", "sample: SystemExit: 3"), ("few", "evaluate: InvalidSamplesError"), ("set_name", "set_name must be"),
+     ("reserved_set", "reserved"), ("log_weights", "log_weights contains NaN")],
 )
 def test_failures_are_recorded_and_the_run_goes_on(data_dir, tmp_path, mode, reason):
     cls = type(f"Misbehaving_{mode}", (Misbehaving,), {"mode": mode})
@@ -102,6 +115,64 @@ def test_failures_are_recorded_and_the_run_goes_on(data_dir, tmp_path, mode, rea
     assert stored.systems["Ace-A-Nme"].status == "failed"
     if mode == "budget":
         assert stored.systems["Ace-A-Nme"].energy_evaluations["used"] == 0
+
+
+class FailsSetup(Misbehaving):
+    name = "fails-setup"
+
+    def setup(self, task, ctx):
+        raise SystemExit("no weights")
+
+
+def test_setup_failure_fails_every_system_with_the_reason(data_dir, tmp_path):
+    record = Runner(config(data_dir, tmp_path, method=FailsSetup)).run()
+    assert record.failed == ["Ace-A-Nme", "Ace-AA-Nme"]
+    assert all(r.error == "setup failed: SystemExit: no weights" for r in record.systems.values())
+    assert read_record(tmp_path / "rec.json").failed == record.failed
+
+
+def test_plot_data_failure_is_a_failed_system(data_dir, tmp_path, monkeypatch):
+    def broken(*args, **kwargs):
+        raise OSError("disk full")
+
+    monkeypatch.setattr("benchmark.runner.write_plot_data", broken)
+    record = Runner(config(data_dir, tmp_path)).run()
+    assert record.failed == ["Ace-A-Nme", "Ace-AA-Nme"]
+    assert record.systems["Ace-A-Nme"].error == "plot data: OSError: disk full"
+
+
+def test_meter_tampering_in_process_is_caught(data_dir, tmp_path):
+    class Resets(Misbehaving):
+        name = "resets"
+
+        def sample(self, system, energy, ctx):
+            energy.energy(torch.as_tensor(system.minimized_positions)[None])
+            energy._meter._counts["full"] = 0
+            return super().sample(system, energy, ctx)
+
+    record = Runner(config(data_dir, tmp_path, method=Resets, systems=["Ace-AA-Nme"])).run()
+    assert "MeterTampered" in record.systems["Ace-AA-Nme"].error
+
+
+@pytest.mark.parametrize("change, message", [
+    ({"seed": 9}, "belongs to another run"),
+    ({"method_config": {"sigma_nm": 0.02}}, "another method config"),
+    ({"sampler_options": {"logw_quantile_filter": 0.01}}, "sampler settings"),
+    ({"sampler": "smc"}, "belongs to another run|sampler settings"),
+])
+def test_resume_refuses_other_settings(data_dir, tmp_path, change, message):
+    base = dict(method="submissions/example_gaussian", systems=["Ace-A-Nme"], budget=1000, sampler="snis",
+                isolation="none", out=tmp_path / "r.json")
+    Runner(config(data_dir, tmp_path, **base)).run()
+    with pytest.raises(BgbenchError, match=message):
+        Runner(config(data_dir, tmp_path, **{**base, **change, "resume": True})).run()
+
+
+def test_resume_refuses_another_method_version(data_dir, tmp_path):
+    Runner(config(data_dir, tmp_path, method=Misbehaving, systems=["Ace-AA-Nme"])).run()
+    newer = type("Misbehaving", (Misbehaving,), {"version": "2"})
+    with pytest.raises(BgbenchError, match="belongs to another run"):
+        Runner(config(data_dir, tmp_path, method=newer, systems=["Ace-AA-Nme"], resume=True)).run()
 
 
 class Interrupted(Method):

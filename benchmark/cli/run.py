@@ -44,6 +44,8 @@ def _config(args: argparse.Namespace):
         platform=getattr(args, "platform", "auto"),
         work_dir=args.work_dir,
         data_dir=args.data_dir,
+        isolation=getattr(args, "isolation", None),
+        timeout=getattr(args, "timeout", None),
     )
 
 
@@ -73,7 +75,7 @@ def _run(args: argparse.Namespace) -> int:
     runner = Runner(_config(args))
     record = runner.run()
     print(f"{record.method['name']} on {record.task['name']} ({record.task['tier']} tier, budget {record.budget}, "
-          f"seed {record.seed}); set scored: {record.final_set or '-'}")
+          f"seed {record.seed}, isolation {record.isolation}); set scored: {record.final_set or '-'}")
     print_rows(summary_rows(record), as_json=False)
     print(f"record: {runner.out}")
     if record.failed:
@@ -86,9 +88,7 @@ def _train(args: argparse.Namespace) -> int:
     from benchmark.runner import Runner
 
     runner = Runner(_config(args))
-    ctx = runner._context(runner.systems)
-    runner.method.check_device(ctx)
-    runner.method.setup(runner.task, ctx)
+    ctx = runner.train()
     print(f"{runner.method.name} is set up for {runner.task.name} ({args.tier} tier); weights under {ctx.weights.root}")
     return 0
 
@@ -124,6 +124,11 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--config", action="append", metavar="KEY=VALUE", help="method option (repeatable)")
     p.add_argument("--work-dir", type=Path, default=None, help="checkpoint directory (default BGBENCH_WORK or user cache)")
     p.add_argument("--data-dir", type=Path, default=None, help="reference data directory (default BGBENCH_DATA)")
+    p.add_argument("--isolation", default=None, choices=("none", "process", "sandbox"),
+                   help="where the method runs: in its own process (default for submission folders and plugins), "
+                        "that process in a bubblewrap sandbox, or inside the harness (default for built-in methods)")
+    p.add_argument("--timeout", type=float, default=None, metavar="SECONDS",
+                   help="wall-clock limit for setup and for each system of an isolated method (default: none)")
 
 
 def register(sub: argparse._SubParsersAction) -> None:
