@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
-import re
 import sys
 from dataclasses import dataclass, field
 from importlib import metadata
@@ -27,6 +26,7 @@ from typing import Any
 import yaml
 
 from benchmark.errors import BgbenchError, UnknownNameError
+from benchmark.names import RULE, is_safe_name
 
 ENTRY_POINT_GROUP = "bgbench.methods"
 
@@ -114,9 +114,8 @@ def read_submission(folder: Path) -> dict[str, Any]:
         raise MethodLoadError(f"{path} lacks {', '.join(missing)}.")
     if ":" not in str(info["entry"]):
         raise MethodLoadError(f"{path}: entry must look like 'adapter:MyMethod', got {info['entry']!r}.")
-    name = info["name"]
-    if not isinstance(name, str) or not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._+-]{0,63}", name):
-        raise MethodLoadError(f"{path}: name must be 1-64 letters, digits, '.', '_', '+' or '-', got {name!r}.")
+    if not is_safe_name(info["name"]):
+        raise MethodLoadError(f"{path}: the submission's name must be {RULE}, got {info['name']!r}.")
     if info.get("track", "closed") not in ("closed", "open"):
         raise MethodLoadError(f"{path}: track must be 'closed' (the task's training data and budget only) or "
                               f"'open' (anything, disclosed), got {info.get('track')!r}.")

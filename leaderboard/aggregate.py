@@ -28,7 +28,8 @@ import pandas as pd
 
 from benchmark.errors import UnknownNameError
 from benchmark.tasks import get_task
-from leaderboard.schema import TABLE_METRICS, direction, order_metrics
+from benchmark.units import direction
+from leaderboard.schema import TABLE_METRICS, order_metrics
 
 #: (task, task version, tier, system) -> {metric: floor value}
 FloorMap = Mapping[tuple[str, int, str, str], Mapping[str, float]]

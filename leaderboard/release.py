@@ -32,7 +32,7 @@ from leaderboard.paths import anchor, file_key, inside, slug
 from benchmark.plot_data import read_plot_data, sidecar_path, systems_in
 from leaderboard.published import PUBLISHED_DIR
 from leaderboard.render_text import table_text
-from leaderboard.schema import direction, display_name
+from benchmark.units import direction, display_name
 from leaderboard.store import DEFAULT_RESULTS_DIR, LoadProblem, Source
 
 log = logging.getLogger(__name__)

@@ -16,7 +16,8 @@ from tabulate import tabulate
 
 from leaderboard.aggregate import Cell, FloorCell, Row, Table
 from leaderboard.costs import COLUMNS as COST_COLUMNS
-from leaderboard.schema import SET_ORDER, display_name, set_words
+from benchmark.units import display_name
+from leaderboard.schema import SET_ORDER, set_words
 
 FORMATS = ("md", "latex", "plain")
 _LATEX_SPECIAL = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_",

@@ -22,7 +22,8 @@ from leaderboard.paths import inside, slug
 from leaderboard.published import PUBLISHED_DIR
 from leaderboard.release import RELEASE_FILE, summarise
 from leaderboard.render_text import SET_SHORT, TRACK_WORDS, budget_label, format_cell, format_number, table_title
-from leaderboard.schema import SET_ORDER, direction, display_name, order_metrics, set_words
+from benchmark.units import direction, display_name
+from leaderboard.schema import SET_ORDER, order_metrics, set_words
 from leaderboard.store import Source, default_sources
 
 TEMPLATES = Path(__file__).parent / "templates"

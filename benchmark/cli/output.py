@@ -1,6 +1,6 @@
 """Shared table / JSON printing for sub-commands.
 
-Tables for people carry units: a column named after a metric gets the leaderboard's display name with
+Tables for people carry units: a column named after a metric gets its display name (benchmark/units.py) with
 its unit and direction (``energy-w2`` -> ``E-W2 [kT] ↓``), and a ``metric`` column of ``set/metric``
 keys gets the unit appended. JSON for scripts keeps the raw keys.
 """
@@ -12,20 +12,18 @@ from collections.abc import Sequence
 
 from tabulate import tabulate
 
+from benchmark.units import DISPLAY_NAMES, display_name, unit
+
 #: Column names that are not metric keys but name one.
 _ALIASES = {"ESS": "effective-sample-size"}
 
 
 def _header(key: str) -> str:
-    from leaderboard.schema import DISPLAY_NAMES, display_name
-
     metric = _ALIASES.get(key, key)
     return display_name(metric) if metric in DISPLAY_NAMES else key
 
 
 def _metric_with_unit(value: object) -> object:
-    from leaderboard.schema import unit
-
     if not isinstance(value, str):
         return value
     u = unit(value.rsplit("/", 1)[-1])

@@ -10,7 +10,6 @@ traceback in the harness.
 from __future__ import annotations
 
 import math
-import re
 from dataclasses import asdict, fields
 from typing import Any
 
@@ -18,12 +17,12 @@ import torch
 
 from benchmark.adapter import Samples, SourceFacts
 from benchmark.errors import BgbenchError
+from benchmark.names import RULE, is_safe_name
 from benchmark.systems import ForceFieldRecipe, SystemSpec
 from benchmark.tasks import Task
 from benchmark.tasks.protocol import LocalMD, Protocol
 
 #: Method and set names become file names and metric keys: letters, digits, '.', '_' and '-' only.
-NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 #: Set names the harness itself scores; a method's final set may not take them.
 RESERVED_SETS = ("proposal", "reference")
 MAX_TEXT = 2_000
@@ -89,9 +88,8 @@ def task_from_data(data: dict) -> Task:
 
 
 def check_name(value: Any, what: str) -> str:
-    if not isinstance(value, str) or not NAME_RE.fullmatch(value):
-        raise ProtocolViolation(f"{what} must be 1-64 letters, digits, '.', '_' or '-', starting with a letter or digit; "
-                                f"got {str(value)[:80]!r}")
+    if not is_safe_name(value):
+        raise ProtocolViolation(f"{what} must be {RULE}; got {str(value)[:80]!r}")
     return value
 
 
@@ -184,7 +182,7 @@ def method_facts(method: Any) -> dict:
 
 
 def facts_from_method_data(data: Any) -> dict:
-    """Checked method facts; the name becomes part of file names, so it is held to ``NAME_RE``."""
+    """Checked method facts; the name becomes part of file names, so it is held to the rule of benchmark/names.py."""
     if not isinstance(data, dict):
         raise ProtocolViolation("the method process sent no method facts")
     if data.get("kind") not in METHOD_KINDS:
@@ -201,7 +199,7 @@ def facts_from_method_data(data: Any) -> dict:
 
 
 __all__ = [
-    "NAME_RE", "RESERVED_SETS", "ProtocolViolation", "check_name", "facts_from_data", "facts_from_method_data", "facts_to_data",
+    "RESERVED_SETS", "ProtocolViolation", "check_name", "facts_from_data", "facts_from_method_data", "facts_to_data",
     "method_facts", "plain", "samples_from_data", "samples_to_data", "spec_from_data", "spec_to_data", "task_from_data",
     "task_to_data", "text",
 ]
