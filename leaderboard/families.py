@@ -20,7 +20,7 @@ from benchmark.tasks import get_task
 from leaderboard.aggregate import Cell, Row, Table
 from leaderboard.board import Board
 from leaderboard.render_text import FORMATS, _escaper, budget_label, format_cell, md_escape
-from leaderboard.schema import display_name
+from benchmark.units import display_name
 
 
 @dataclass(frozen=True)
