@@ -120,7 +120,7 @@ def protocol_samples(raw: dict[str, Any]) -> int | None:
 
 
 def run_key(record: RunRecord, raw: dict[str, Any], local: bool) -> tuple:
-    """Records with the same key are reruns of one run; only the newest counts."""
+    """Records with the same key belong to one run: shards of it (merged on load) or reruns (newest wins)."""
     return (entry_label(record), str(record.task["name"]), int(record.task["version"]), str(record.task["tier"]),
             int(record.budget), int(record.seed), track(raw), local)
 
@@ -212,15 +212,34 @@ def _rows(rid: str, record: RunRecord, raw: dict[str, Any], local: bool) -> list
 
 
 def _superseded(store: Store) -> list[str]:
-    """Ids of reruns replaced by a newer record (by ``created``, then path) of the same run key."""
-    key = {rid: run_key(store.records[rid], store.raw[rid], rid in store.local) for rid in store.records}
-    newest: dict[tuple, str] = {}
+    """Ids of records folded into another of the same run key (by ``created``, then path).
+
+    Shards of one run (``bgbench launch`` writes one record per system) are merged into the newest
+    shard's record, each system taken from the newest record that has it (its ``environment.shards``
+    names every file). A record all of whose systems a newer one holds is a superseded rerun; records
+    that disagree on settings (config, sampler, ...) are not merged and the newest stands. Every
+    record left out is reported in ``problems``, none silently.
+    """
+    from benchmark.launch.merge import merge_records
+
+    groups: dict[tuple, list[str]] = {}
     for rid in sorted(store.records, key=lambda r: (str(store.records[r].created), str(store.paths[r]))):
-        newest[key[rid]] = rid
-    old = [rid for rid in store.records if newest[key[rid]] != rid]
-    for rid in old:
-        keeper = store.paths[newest[key[rid]]]
-        store.problems.append(LoadProblem(str(store.paths[rid]), f"superseded by the newer record {keeper} of the same run (method, task, tier, budget, seed)"))
+        groups.setdefault(run_key(store.records[rid], store.raw[rid], rid in store.local), []).append(rid)
+    old = []
+    for rids in (g for g in groups.values() if len(g) > 1):
+        try:
+            merged = merge_records([store.records[r] for r in rids], [str(store.paths[r]) for r in rids])
+            keep, used, why = rids[merged.used[-1]], [rids[i] for i in merged.used], ""
+        except Exception as err:  # MergeError: other settings; anything else: a hostile file must not stop a build
+            merged, keep, used, why = None, rids[-1], [rids[-1]], f" ({err})"
+        for rid in (r for r in rids if r != keep):
+            if rid not in used:
+                store.problems.append(LoadProblem(str(store.paths[rid]), f"superseded by the newer record {store.paths[keep]} "
+                                                                         f"of the same run (method, task, tier, budget, seed){why}"))
+            old.append(rid)
+        if merged is not None and len(used) > 1:
+            store.records[keep] = merged.record
+            store.raw[keep] = {**store.raw[keep], **merged.record.to_dict()}
     return old
 
 

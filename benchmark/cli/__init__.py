@@ -19,6 +19,7 @@ COMMAND_MODULES = (
     "benchmark.cli.leaderboard",
     "benchmark.cli.weights",
     "benchmark.cli.evaluate",
+    "benchmark.cli.launch",
 )
 
 
