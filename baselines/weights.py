@@ -7,10 +7,32 @@ the hub repository and path, a description, and the spec section that fixes its 
 (its ``Layout`` lives with the family). Keep the entries here, not in the families, so that listing
 published weights never imports a model.
 
-No entries yet: ROBIN (danyalrehman17/robin-transferable, robin.ckpt), Prose, TarFlow and ECNF++
-(transferable-samplers/model-weights) are added by their families.
+Entries: ROBIN's released checkpoint and the single-system TarFlows of SBG. Still to come: Prose, the
+transferable TarFlow and ECNF++ (transferable-samplers/model-weights), added by their families.
 """
 
 from __future__ import annotations
 
-from benchmark.weights.published import PublishedWeights, register  # noqa: F401  (what entries use)
+from benchmark.weights.published import PublishedWeights, register
+
+register(PublishedWeights(
+    name="robin",
+    method="robin",
+    hub_repo="danyalrehman17/robin-transferable",
+    filename="robin.ckpt",
+    description="ROBIN, the transferable ARBG (132.0 M parameters, 2-8 residues, ManyPeptidesMD); a Lightning .ckpt",
+    layout="specs/autoregressive.md 9.3 (baselines/robin/layout.py)",
+))
+
+MODEL_WEIGHTS_REPO = "transferable-samplers/model-weights"
+
+# --- single-system TarFlow (SBG), spec flows 5.3: one file per system and training seed (_0 is the default) ---
+TARFLOW_SYSTEMS = {"ALDP": "Ace-A-Nme", "AL3": "AAA", "AL4": "Ace-AAA-Nme", "AL6": "AAAAAA", "CHIGNOLIN": "GYDPETGTWG"}
+for _task, _sequence in TARFLOW_SYSTEMS.items():
+    for _seed in (0, 1, 2):
+        register(PublishedWeights(
+            name=f"tarflow_{_sequence}_{_seed}", method="tarflow", hub_repo=MODEL_WEIGHTS_REPO,
+            filename=f"single_system/tarflow_{_sequence}_{_seed}.pth",
+            description=f"SBG single-system TarFlow of {_task} ({_sequence}), training seed {_seed}; "
+                        f"loaded by `--method tarflow --config weights=published --seed {_seed}`",
+            layout="specs/flows-and-protocol.md 5.3 (baselines/tarflow/published.py)"))

@@ -2,7 +2,9 @@
 
 Three sources, in this order of precedence:
 
-1. built-in baselines (``BUILTIN_METHODS``: name -> where the class lives, family, tasks, GPU),
+1. built-in baselines (``BUILTIN_METHODS``: name -> where the class lives, family, tasks, GPU), and
+   recipes (``RECIPES``: a name for a built-in method run with a fixed harness sampler and settings,
+   e.g. ``sbg`` = TarFlow + SMC),
 2. plugins installed with pip that declare an entry point in the group ``bgbench.methods``,
 3. a submission folder (``--method submissions/my_method``, or its yaml ``name`` for folders under
    ./submissions) holding ``submission.yaml``, whose ``entry`` names "module_file:Class" relative
@@ -50,6 +52,37 @@ BUILTIN_METHODS: dict[str, Builtin] = {
     "givt": Builtin("baselines.ar_heads:GIVT", "autoregressive", "single-system"),
     "mol-pixelcnn": Builtin("baselines.ar_heads:MoLPixelCNN", "autoregressive", "single-system"),
     "gmm-pixelcnn": Builtin("baselines.ar_heads:GMMPixelCNN", "autoregressive", "single-system"),
+    "robin": Builtin("baselines.robin:Robin", "autoregressive", "transferable"),
+    "tarflow": Builtin("baselines.tarflow:TarFlow", "normalizing flow", "single-system"),
+}
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """A registered name for a built-in proposal method run with a fixed harness sampler and settings.
+
+    Why: a published method is often a model plus an inference procedure (SBG = TarFlow + annealed
+    SMC). Under its own name it gets its own records, pinned bands and leaderboard rows, while the
+    model, its config and its trained weights stay those of ``method`` (one model, two ways of
+    sampling it). The runner takes the sampler and options from the recipe and writes the recipe
+    whole into the record; ``--sampler`` may only repeat the recipe's sampler, and
+    ``--sampler-option`` adds to (or overrides) its options.
+    """
+
+    method: str  # a key of BUILTIN_METHODS
+    sampler: str  # a harness sampler (benchmark.sampling.PRESETS)
+    sampler_options: dict[str, Any] = field(default_factory=dict)
+    description: str = ""
+
+    def to_dict(self, name: str) -> dict[str, Any]:
+        return {"name": name, "method": self.method, "sampler": self.sampler,
+                "sampler_options": dict(self.sampler_options), "description": self.description}
+
+
+RECIPES: dict[str, Recipe] = {
+    "sbg": Recipe("tarflow", "smc", {}, "Sequential Boltzmann generator (SBG): TarFlow proposals, annealed Langevin "
+                  "SMC with Jarzynski weights; on a single-system task the harness SMC applies SBG's published "
+                  "per-system settings (benchmark/sampling/sbg.py)"),
 }
 SUBMISSIONS_DIR = Path("submissions")
 
@@ -158,6 +191,9 @@ def _submission_folders(root: Path = SUBMISSIONS_DIR) -> dict[str, MethodSpec]:
 def available_methods(include_folders: bool = False) -> dict[str, MethodSpec]:
     """Built-in and plugin methods by name, and (if asked) the submission folders under ./submissions."""
     methods = {name: MethodSpec(name, "builtin", b.target, {"builtin": b}) for name, b in BUILTIN_METHODS.items()}
+    for name, recipe in RECIPES.items():
+        base = BUILTIN_METHODS[recipe.method]
+        methods[name] = MethodSpec(name, "recipe", base.target, {"builtin": base, "recipe": recipe.to_dict(name)})
     for name, spec in _plugins().items():
         methods.setdefault(name, spec)
     if include_folders:

@@ -26,8 +26,9 @@ from typing import Any
 import numpy as np
 import torch
 
-from benchmark.adapter import Method, ProposalMethod, RunContext, Samples, SourceFacts
+from benchmark.adapter import AutoregressiveProposal, Method, ProposalMethod, RunContext, Samples, SourceFacts
 from benchmark.energy import BudgetedEnergy, OpenMMEnergy
+from benchmark.energy.budget import EnergyMeter
 from benchmark.errors import BgbenchError, DataError, InvalidSamplesError
 from benchmark.isolation import check_level, default_isolation
 from benchmark.isolation.codec import RESERVED_SETS, ProtocolViolation, check_name
@@ -123,6 +124,36 @@ class _OwnContext(ProposalMethod):
         return self.inner.source_facts(system, self.ctx)
 
 
+class _OwnContextAR(_OwnContext, AutoregressiveProposal):
+    """The same for a method with per-token conditionals (ar-smc): its sessions draw from its own generator."""
+
+    def generation_order(self, system, ctx: RunContext):
+        return self.inner.generation_order(system, self.ctx)
+
+    def begin_generation(self, system, n: int, ctx: RunContext):
+        return self.inner.begin_generation(system, n, self.ctx)
+
+
+def _own_context(method: ProposalMethod, ctx: RunContext) -> _OwnContext:
+    return (_OwnContextAR if isinstance(method, AutoregressiveProposal) else _OwnContext)(method, ctx)
+
+
+class _Tally:
+    """The harness's second count (``check_meter``) over the system's target and every prefix target
+    that a twisted SMC scores: prefix evaluations are charged to the same meter, so they are counted here too."""
+
+    def __init__(self, target):
+        self.targets = [CountedTarget(target)]
+
+    def counted(self, target) -> CountedTarget:
+        self.targets.append(CountedTarget(target))
+        return self.targets[-1]
+
+    @property
+    def count(self) -> int:
+        return sum(t.count for t in self.targets)
+
+
 class Runner:
     """Holds one run's method, task and record; ``run()`` does the work.
 
@@ -154,12 +185,16 @@ class Runner:
             self.method.configure(self.task, config.tier)
         else:
             self.method = self._start_isolated(overrides)
+        # A registry recipe (e.g. sbg = tarflow + smc) names the run and fixes its sampler and settings.
+        self.recipe: dict[str, Any] | None = self.spec.info.get("recipe")
+        self.name = self.spec.name if self.recipe else self.method.name
+        self.sampler_options = {**(self.recipe["sampler_options"] if self.recipe else {}), **config.sampler_options}
         try:
             self.sampler_name = self._sampler_name()
         except BaseException:
             self.close()
             raise
-        self.out = Path(config.out or default_output(self.method.name, self.sampler_name, self.task.name,
+        self.out = Path(config.out or default_output(self.name, self.sampler_name, self.task.name,
                                                      config.tier, self.budget, self.seed))
 
     def _start_isolated(self, overrides: dict) -> Method:
@@ -209,8 +244,12 @@ class Runner:
             return None
         from benchmark.sampling import check_options
 
-        name = self.config.sampler or "snis"
-        check_options(name, self.config.sampler_options)
+        name = self.config.sampler or (self.recipe["sampler"] if self.recipe else "snis")
+        if self.recipe and name != self.recipe["sampler"]:
+            method, fixed = self.recipe["method"], self.recipe["sampler"]
+            raise BgbenchError(f"{self.name} is {method} sampled with --sampler {fixed}; "
+                               f"for another sampler run --method {method} --sampler {name}.")
+        check_options(name, self.sampler_options)
         return name
 
     def _select_systems(self):
@@ -223,7 +262,7 @@ class Runner:
     def _sampler_record(self) -> dict[str, Any] | None:
         if self.sampler_name is None:
             return None
-        return {"name": self.sampler_name, "options": dict(self.config.sampler_options)}
+        return {"name": self.sampler_name, "options": dict(self.sampler_options)}
 
     def _submission_facts(self) -> dict[str, Any]:
         """Who made a submitted method and where its code is (from submission.yaml)."""
@@ -232,7 +271,8 @@ class Runner:
     def _new_record(self) -> RunRecord:
         return RunRecord(
             isolation=self.isolation,
-            method={**self.method.describe(), **self._submission_facts(),
+            method={**self.method.describe(), **self._submission_facts(), "name": self.name,
+                    **({"recipe": self.recipe} if self.recipe else {}),
                     "source": f"{self.spec.source}:{self.spec.target}"},
             task={"name": self.task.name, "version": self.task.version, "tier": self.config.tier},
             protocol=self.protocol.to_dict(),
@@ -252,7 +292,7 @@ class Runner:
         if not (self.config.resume and self.out.exists()):
             return self._new_record()
         record = read_record(self.out)
-        mine = (self.method.name, self.method.version, self.task.name, self.task.version, self.config.tier,
+        mine = (self.name, self.method.version, self.task.name, self.task.version, self.config.tier,
                 self.budget, self.seed)
         theirs = (record.method["name"], record.method["version"], record.task["name"], record.task["version"],
                   record.task["tier"], record.budget, record.seed)
@@ -366,13 +406,22 @@ class Runner:
     def _target(self, system) -> OpenMMEnergy:
         return OpenMMEnergy(system, platform=self.config.platform)
 
+    def _prefix_energy(self, meter: EnergyMeter, tally: "_Tally"):
+        """The seam for samplers that score prefixes (ar-smc): the budgeted energy of a prefix system.
+
+        The runner owns building energies: a prefix system's target is built like the system's own
+        (``_target``), counted by the harness's second tally and charged, as "partial", to the
+        system's meter, so prefix and full evaluations share one budget and are reported separately.
+        """
+        return lambda prefix: BudgetedEnergy(tally.counted(self._target(prefix)), meter=meter, kind="partial")
+
     def _sampler_context(self, ctx: RunContext, system_name: str) -> RunContext:
         """The sampler's context: the method's settings, and the harness's own generator."""
         sctx = dataclasses.replace(ctx)
         sctx.generator.manual_seed(derived_seed(self.seed, system_name, "sampler"))
         return sctx
 
-    def _sample(self, system, energy: BudgetedEnergy, ctx: RunContext) -> Samples:
+    def _sample(self, system, energy: BudgetedEnergy, ctx: RunContext, prefix_energy=None) -> Samples:
         """The method's samples: the harness applies the sampler to a proposal method."""
         if isinstance(self.method, ProposalMethod):
             from benchmark.sampling import sampler_for
@@ -380,9 +429,11 @@ class Runner:
             facts = self.method.source_facts(system, ctx)
             if not isinstance(facts, SourceFacts):
                 raise ProtocolViolation(f"source_facts() returned {type(facts).__name__}, not SourceFacts")
-            sampler = sampler_for(self.sampler_name, self.config.sampler_options, facts, self.task.transferable)
-            method = self.method if self.host is not None else _OwnContext(self.method, ctx)
-            samples = sampler.run(method, system, energy, self._sampler_context(ctx, system.name))
+            sampler = sampler_for(self.sampler_name, self.sampler_options, facts, self.task.transferable,
+                                  task=self.task.name)
+            method = self.method if self.host is not None else _own_context(self.method, ctx)
+            extra = {"prefix_energy": prefix_energy} if sampler.uses_prefix_energies else {}
+            samples = sampler.run(method, system, energy, self._sampler_context(ctx, system.name), **extra)
             samples.diagnostics["source_facts"] = asdict(facts)
             return self._with_method_facts(samples.validate(system.n_atoms), system, ctx)
         samples = self.method.sample(system, energy, ctx)
@@ -433,13 +484,14 @@ class Runner:
             system = spec.build()
             target = self._target(system)
             record.energy = target.describe()
-            tally = CountedTarget(target)
-            energy = BudgetedEnergy(tally, self.budget)
+            tally = _Tally(target)
+            meter = EnergyMeter(self.budget)  # one meter per system: full and partial (prefix) evaluations
+            energy = BudgetedEnergy(tally.targets[0], meter=meter)
             if self.host is not None:
                 self.host.begin_stage()
             self._reseed(ctx, system_seed(self.seed, spec.name))
             log.info("%s: sampling with budget %d", spec.name, self.budget)
-            samples = self._sample(system, energy, ctx)
+            samples = self._sample(system, energy, ctx, self._prefix_energy(meter, tally))
             check_meter(energy.report(), tally, self.budget)
             times["sample"] = time.perf_counter() - t
             stage, t = "evaluate", time.perf_counter()

@@ -11,6 +11,11 @@ so the density is that of the tempered proposal actually sampled. For a continuo
 log q(x_hat) = sum_j log p(x_j | x_<j), the head's density, with no de-quantization. ``bin_loss`` is
 ARBG's training objective (cross-entropy of every bin given the previous ones, spec 2.5);
 ``ARDensity.nll`` is the same objective for any head.
+
+A conditioned network (ROBIN) is the same density with the peptide's ``Conditioning`` passed to
+every forward pass and ``dim`` = 3N of that peptide (the network holds room for the longest).
+``extend_tokens`` is the one sampling loop: ``sample`` runs it over all d coordinates, the
+step-by-step ``DensitySession`` (session.py, the harness's ar-smc) a few coordinates at a time.
 """
 
 from __future__ import annotations
@@ -21,7 +26,8 @@ from torch import nn
 
 from baselines.arbg.binning import EmpiricalOffsets, UniformBinning
 from baselines.arbg.heads import CategoricalHead, OutputHead, Preceding
-from baselines.arbg.transformer import CausalTransformer
+from baselines.arbg.transformer import CausalTransformer, Conditioning
+from baselines.toolkit.nn import KVCache
 
 START_TOKEN = 0  # shares its id with bin 0, as in the reference model
 START_VALUE = 0.0  # a continuous head's start input: the value 0, as ARBG's start shares bin 0's id
@@ -33,17 +39,44 @@ def teacher_forcing_input(bins: torch.Tensor) -> torch.Tensor:
     return torch.cat([start, bins[:, :-1]], dim=1)
 
 
-def bin_loss(net: nn.Module, bins: torch.Tensor) -> torch.Tensor:
-    """Mean cross-entropy (nats per coordinate) of predicting every bin from the previous ones."""
-    logits = net(teacher_forcing_input(bins))
-    return F.cross_entropy(logits.reshape(-1, logits.shape[-1]), bins.reshape(-1))
+def bin_loss(net: nn.Module, bins: torch.Tensor, cond: Conditioning | None = None,
+             mask: torch.Tensor | None = None) -> torch.Tensor:
+    """Mean cross-entropy (nats per coordinate) of predicting every bin from the previous ones.
+
+    With a coordinate ``mask`` (B, d), True on real coordinates (padded peptides), each sample's
+    loss is its mean over its real coordinates and the batch mean of those follows (spec 2.5: every
+    peptide counts equally whatever its length).
+    """
+    logits = net(teacher_forcing_input(bins), cond=cond)
+    if mask is None:
+        return F.cross_entropy(logits.reshape(-1, logits.shape[-1]), bins.reshape(-1))
+    per_coordinate = F.cross_entropy(logits.transpose(1, 2), bins, reduction="none")
+    m = mask.to(per_coordinate.dtype)
+    return ((per_coordinate * m).sum(1) / m.sum(1)).mean()
+
+
+def settle(binning: UniformBinning, x_hat: torch.Tensor, bins: torch.Tensor, sigma: float) -> torch.Tensor:
+    """``x_hat`` (model units) adjusted so that its values in nm, ``x_hat * sigma``, re-bin (nm / sigma) to ``bins``.
+
+    Float32 rounding in x_hat -> nm -> x_hat can move a value that sits within ~1e-7 of a bin edge
+    into the neighbouring bin; such values are pulled halfway towards their bin centre so that the
+    log q of a returned position scores the same bins that were sampled.
+    """
+    for _ in range(4):
+        bad = binning.to_index((x_hat * sigma) / sigma) != bins
+        if not bad.any():
+            break
+        c = binning.centres(bins)
+        x_hat = torch.where(bad, c + 0.5 * (x_hat - c), x_hat)
+    return x_hat
 
 
 class ARDensity:
     """A trained ``CausalTransformer`` with its head, binning (binned heads), temperature and de-quantization.
 
     ``head`` None means ARBG's categorical head at ``temperature``; a continuous head takes
-    ``binning=None`` (and ignores the temperature and de-quantization arguments).
+    ``binning=None`` (and ignores the temperature and de-quantization arguments). ``cond`` and
+    ``dim`` make it the density of one peptide under a conditioned network (ROBIN).
     """
 
     def __init__(
@@ -53,6 +86,8 @@ class ARDensity:
         temperature: float = 1.0,
         dequantization: str = "uniform",
         offsets: EmpiricalOffsets | None = None,
+        cond: Conditioning | None = None,
+        dim: int | None = None,
         head: OutputHead | None = None,
     ):
         if head is None:
@@ -64,6 +99,24 @@ class ARDensity:
         self.net, self.binning, self.head = net, binning, head
         self.temperature = float(getattr(head, "temperature", 1.0))  # the head's; 1 for heads without one
         self.dequantization, self.offsets = dequantization, offsets
+        self.cond = cond
+        self.dim = int(dim or net.seq_len)
+        if self.dim > net.seq_len:
+            raise ValueError(f"the network holds {net.seq_len} coordinates, fewer than {self.dim}")
+
+    def outputs(self, inputs: torch.Tensor, cache: KVCache | None = None) -> torch.Tensor:
+        """The network's output projection (ARBG: bin logits) for inputs (batch, S), with this density's conditioning."""
+        return self.net(inputs, cache, self.cond)
+
+    def prefill(self, inputs: torch.Tensor, cache: KVCache) -> None:
+        """Run inputs through the backbone only, to fill ``cache`` (no output head)."""
+        self.net.features(inputs, cache, self.cond)
+
+    @property
+    def coordinate_log_correction(self) -> float:
+        """Per-coordinate density term beyond the head's: -log w (binned, uniform); 0 for bin centres or a
+        continuous head."""
+        return 0.0 if not self.binned or self.dequantization == "centre" else -self.binning.log_width
 
     @property
     def binned(self) -> bool:
@@ -95,7 +148,7 @@ class ARDensity:
 
     def head_log_probs(self, tokens: torch.Tensor) -> torch.Tensor:
         """The head's log conditionals (B, d) of token sequences, teacher-forced (no -log w)."""
-        out = self.net(self.inputs(tokens))
+        out = self.outputs(self.inputs(tokens))
         return self.head.log_prob(out, tokens, Preceding.teacher_forced(self.values(tokens)))
 
     def nll(self, x_hat: torch.Tensor) -> torch.Tensor:
@@ -149,24 +202,35 @@ class ARDensity:
         uncached generation consume the same random numbers and give the same samples.
         """
         device = self.net.device
-        d = self.net.seq_len
-        u = torch.rand(n, d, self.head.uniforms, generator=generator, dtype=torch.float64).to(device)
-        inputs = self.start(n, device)
-        cache = self.net.new_cache(n, device) if use_cache else None
-        out = torch.empty(n, d, dtype=inputs.dtype, device=device)
-        values = torch.zeros(n, d + 2, dtype=torch.float64, device=device)  # two zeros: the lags before the start
-        logp = torch.zeros(n, dtype=torch.float64, device=device)
-        for j in range(d):
-            if use_cache:
-                params = self.net(inputs[:, -1:], cache)[:, -1]
-            else:
-                params = self.net(inputs)[:, -1]
-            preceding = Preceding(values[:, j + 1], values[:, j], torch.tensor(j % 3, device=device))
-            tok, lp = self.head.sample(params, u[:, j], preceding)
-            out[:, j] = tok
-            logp += lp.double()
-            values[:, j + 2] = self.values(tok)
-            inputs = torch.cat([inputs, tok[:, None].to(inputs.dtype)], dim=1)
+        u = torch.rand(n, self.dim, self.head.uniforms, generator=generator, dtype=torch.float64).to(device)
+        cache = self.net.new_cache(n, device, max_len=self.dim) if use_cache else None
+        empty = self.start(n, device)[:, :0]
+        out, logp = self.extend_tokens(empty, u, cache)
+        return out, logp.sum(-1)
+
+    @torch.no_grad()
+    def extend_tokens(self, prefix: torch.Tensor, u: torch.Tensor,
+                      cache: KVCache | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """The next k = u.shape[1] tokens (n, k) of sequences ``prefix`` (n, L), and their head log
+        conditionals (n, k) float64, one step per token with uniforms ``u`` (n, k, head.uniforms).
+
+        ``cache`` None recomputes the whole sequence at every step; otherwise it must hold the
+        prefix's input positions 0 .. L-1 (``prefill``) and is advanced by k.
+        """
+        n, length = prefix.shape
+        start = self.start(n, prefix.device)
+        seq = torch.cat([start, prefix.to(start.dtype)], dim=1)
+        prev = F.pad(self.values(prefix[:, -2:]), (2 - min(length, 2), 0))  # lags 2 and 1; 0 before the start
+        k = u.shape[1]
+        out = torch.empty(n, k, dtype=seq.dtype, device=prefix.device)
+        logp = torch.empty(n, k, dtype=torch.float64, device=prefix.device)
+        for j in range(k):
+            params = self.outputs(seq[:, -1:], cache)[:, -1] if cache is not None else self.outputs(seq)[:, -1]
+            axis = torch.tensor((length + j) % 3, device=prefix.device)
+            tok, lp = self.head.sample(params, u[:, j], Preceding(prev[:, 1], prev[:, 0], axis))
+            out[:, j], logp[:, j] = tok, lp.double()
+            prev = torch.stack([prev[:, 1], self.values(tok)], dim=1)
+            seq = torch.cat([seq, tok[:, None].to(seq.dtype)], dim=1)
         return out, logp
 
     def sample_bins(self, n: int, generator: torch.Generator, use_cache: bool = True) -> tuple[torch.Tensor, torch.Tensor]:

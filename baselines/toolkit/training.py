@@ -10,12 +10,15 @@ killed run started again resumes from it and ends with the same weights as an un
 
 ``train_or_load`` holds the entry's lock: finished weights are loaded; otherwise the method's job
 (built lazily, so a cached model never loads training data) is trained, resuming any checkpoint,
-and the final weights are saved with the facts the method needs to use them (``info``).
+and the final weights are saved with the facts the method needs to use them (``info``), plus the
+step count, skipped steps, parameter count and the final training loss (mean of the last 50 steps
+trained in this session).
 """
 
 from __future__ import annotations
 
 import logging
+import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, fields, is_dataclass, replace
@@ -140,6 +143,16 @@ def train(model: nn.Module, loss_fn: LossFn, batches: BatchSource, cfg: Training
     return TrainResult(losses, step, total_steps, skipped, time.perf_counter() - t0)
 
 
+#: Steps averaged into the recorded final training loss (one step's loss is too noisy to compare runs by).
+FINAL_LOSS_WINDOW = 50
+
+
+def final_loss(losses: list[float], window: int = FINAL_LOSS_WINDOW) -> float | None:
+    """Mean of the last ``window`` finite step losses of a training session (None if there are none)."""
+    tail = [v for v in losses[-window:] if math.isfinite(v)]
+    return sum(tail) / len(tail) if tail else None
+
+
 @dataclass
 class TrainingJob:
     """Everything ``train`` needs for one model, plus ``info``: facts saved with the weights (e.g. sigma)."""
@@ -184,9 +197,10 @@ def train_or_load(entry: "WeightsEntry", model: nn.Module, make_job: Callable[[]
         result = train(model, job.loss_fn, job.batches, job.config, job.total_steps, seed=job.seed, entry=entry,
                        device=device, progress=progress, desc=desc)
         info = {**job.info, "total_steps": result.total_steps, "skipped_steps": result.skipped_steps,
-                "parameters": sum(p.numel() for p in model.parameters())}
+                "parameters": sum(p.numel() for p in model.parameters()), "final_loss": final_loss(result.losses)}
         entry.save_weights(model.state_dict(), info)
         return LoadedWeights(entry.info, result)
 
 
-__all__ = ["LoadedWeights", "LossFn", "TrainResult", "TrainingJob", "to_device", "train", "train_or_load"]
+__all__ = ["FINAL_LOSS_WINDOW", "LoadedWeights", "LossFn", "TrainResult", "TrainingJob", "final_loss", "to_device", "train",
+           "train_or_load"]

@@ -109,7 +109,9 @@ def _methods(args: argparse.Namespace) -> int:
             "family": builtin.family if builtin else spec.info.get("family", "-"),
             "tasks": builtin.applies_to if builtin else spec.info.get("applies_to", "all"),
             "GPU": ("required" if builtin.requires_gpu else "optional") if builtin else spec.info.get("gpu", "-"),
-            "source": spec.source if spec.source != "folder" else spec.target,
+            "source": spec.target if spec.source == "folder" else (
+                f"recipe: {spec.info['recipe']['method']} + --sampler {spec.info['recipe']['sampler']}"
+                if spec.source == "recipe" else spec.source),
         })
     print_rows(rows, args.json)
     return 0

@@ -1,7 +1,11 @@
 """Harness samplers: reweight a ProposalMethod's proposals inside the energy budget.
 
-``make_sampler("snis" | "smc" | "smc-mala", **overrides)`` builds one; presets carry the
-published settings (flows-and-protocol spec §3.5) and ``settings()`` reports every value.
+``make_sampler("snis" | "smc" | "smc-mala" | "ar-smc", **overrides)`` builds one; presets carry the
+published settings (flows-and-protocol spec §3.5, autoregressive spec 7) and ``settings()`` reports
+every value. "ar-smc" (autoregressive twisted SMC) needs a method with per-token conditionals and
+budgeted prefix energies from the runner (``Sampler.uses_prefix_energies``). On a
+single-system task ``sampler_for`` replaces the transferable "smc" preset by SBG's published
+per-system settings (sbg.py).
 """
 
 from __future__ import annotations
@@ -10,7 +14,9 @@ from typing import Any
 
 from benchmark.adapter import SourceFacts
 from benchmark.errors import UnknownNameError
+from benchmark.sampling.ar_smc import ARSMCSampler
 from benchmark.sampling.base import Sampler, SamplerError
+from benchmark.sampling.sbg import SBG_SMC
 from benchmark.sampling.smc import SMCSampler
 from benchmark.sampling.snis import SNISSampler
 
@@ -22,7 +28,19 @@ PRESETS: dict[str, tuple[type[Sampler], dict[str, Any]]] = {
         SMCSampler,
         {"init_eps": 5e-4, "num_annealing_steps": 50, "use_metropolis": True, "adaptive_step_size": True},
     ),
+    "ar-smc": (ARSMCSampler, {}),
 }
+
+
+#: Presets that replace ``PRESETS[name]``'s settings on a single-system task: sampler -> task -> settings.
+TASK_PRESETS: dict[str, dict[str, dict[str, Any]]] = {"smc": SBG_SMC}
+
+
+def task_preset(name: str, task: str | None, transferable: bool) -> dict[str, Any]:
+    """The published settings of sampler ``name`` for a single-system ``task`` ({} where there are none)."""
+    if transferable or task is None:
+        return {}
+    return dict(TASK_PRESETS.get(name, {}).get(task.upper(), {}))
 
 
 def make_sampler(name: str, **overrides: Any) -> Sampler:
@@ -61,14 +79,17 @@ def settings_from_facts(name: str, facts: SourceFacts) -> dict[str, Any]:
     return derived
 
 
-def sampler_for(name: str, options: dict[str, Any], facts: SourceFacts, transferable: bool) -> Sampler:
-    """The sampler of one system: preset, then what the method's facts fix, then the user's options.
+def sampler_for(name: str, options: dict[str, Any], facts: SourceFacts, transferable: bool,
+                task: str | None = None) -> Sampler:
+    """The sampler of one system: preset, the task's published settings (``task_preset``), then what the
+    method's facts fix, then the user's options.
 
     A single-system run never falls back to the transferable coordinate scale (0.35 nm, the
     up-to-8AA std): on ALDP that would make Langevin steps about 4.5x too large and the CoM
     adjustment wrong, so a method without a scale must state one (or the user must).
     """
-    settings = {**settings_from_facts(name, facts), **options}
+    per_task = task_preset(name, task, transferable)
+    settings = {**per_task, **settings_from_facts(name, facts), **options}
     cls, _ = PRESETS[name]
     needs_scale = "coordinate_scale" in cls.setting_names() and (
         issubclass(cls, SMCSampler) or settings.get("com_adjustment"))
@@ -77,8 +98,11 @@ def sampler_for(name: str, options: dict[str, Any], facts: SourceFacts, transfer
             f"--sampler {name} needs the coordinate scale of the method's standardization on a single-system task, "
             "and the method states none (SourceFacts.coordinate_scale_nm). The transferable default of 0.35 nm is "
             "refused here; pass --sampler-option coordinate_scale=<nm> if you know it.")
-    return make_sampler(name, **settings)
+    sampler = make_sampler(name, **settings)
+    if per_task:
+        sampler.preset = f"{name} (SBG {task.upper()})"  # type: ignore[union-attr]
+    return sampler
 
 
-__all__ = ["PRESETS", "SMCSampler", "SNISSampler", "Sampler", "SamplerError", "check_options", "make_sampler", "sampler_for",
-           "settings_from_facts"]
+__all__ = ["ARSMCSampler", "PRESETS", "SMCSampler", "SNISSampler", "Sampler", "SamplerError", "TASK_PRESETS",
+           "check_options", "make_sampler", "sampler_for", "settings_from_facts", "task_preset"]

@@ -58,9 +58,10 @@ ESS_TOLERANCE = 1e-9
 class SMCSampler(Sampler):
     """Annealed SMC with Langevin kernels. Defaults: the published Prose SMC-ULA eval config
     (eps 1e-5, K 100, ESS threshold 1.0, systematic resampling, quantile filter 0.002), except
-    ``energy_cutoff``: the published E_target cutoffs are per system (10, -120, 50, -20, -300 kT for
-    the single-system configs, 100 kT for Prose), so the harness applies none unless asked; a
-    cutoff a proposal cannot meet would leave no particles. ``n_particles`` None spends the budget.
+    ``energy_cutoff``: the published E_target cutoffs are per system (100 kT for Prose), so the
+    class applies none; single-system tasks get SBG's published settings, cut-offs included
+    (10, -120, 50, -20, -300 kT), from ``sbg.py`` through ``sampler_for``. A cut-off no proposal
+    meets leaves no particles (an error). ``n_particles`` None spends the budget.
     """
 
     name: ClassVar[str] = "smc"

@@ -13,7 +13,7 @@ from baselines.toolkit.data import FrameBatches
 from baselines.toolkit.ema import EMA
 from baselines.toolkit.optim import Muon, newton_schulz
 from baselines.toolkit.schedules import one_cycle
-from baselines.toolkit.training import TrainingJob, to_device, train, train_or_load
+from baselines.toolkit.training import TrainingJob, final_loss, to_device, train, train_or_load
 from benchmark.config import ConfigError
 from benchmark.weights import WeightsKey, WeightsStore
 
@@ -200,11 +200,18 @@ def test_train_or_load_trains_once_then_loads(tmp_path):
     out = train_or_load(entry, first, make_job, progress=False)
     assert out.trained is not None and out.trained.step == 6 and out.info["sigma"] == 0.25
     assert entry.complete and out.info["parameters"] == 4
+    assert out.info["final_loss"] == pytest.approx(sum(out.trained.losses) / 6)  # fewer steps than the window
     second = Regressor()
     again = train_or_load(entry, second, make_job, progress=False)
     assert jobs == [1] and again.trained is None and again.info["sigma"] == 0.25
     for a, b in zip(first.state_dict().values(), second.state_dict().values()):
         assert torch.equal(a, b)
+
+
+def test_final_loss_averages_the_last_finite_steps():
+    assert final_loss([9.0] * 10 + [1.0, 3.0], window=2) == 2.0
+    assert final_loss([1.0, float("nan"), 3.0], window=3) == 2.0  # a skipped (NaN) step does not poison it
+    assert final_loss([]) is None and final_loss([float("inf")]) is None
 
 
 def test_to_device_moves_nested_batches():
