@@ -10,11 +10,12 @@ import pytest
 import torch
 
 from baselines.ar_heads import GIVT, GMMPixelCNN, MoLPixelCNN
-from baselines.ar_heads.config import MixtureConfig, PixelCNNConfig
+from baselines.ar_heads.config import QUICK_STEPS, MixtureConfig, PixelCNNConfig
 from baselines.arbg import ARBG
 from baselines.arbg.config import default_config as arbg_config
 from baselines.arbg.method import AutoregressiveMethod
-from benchmark.adapter import RunContext
+from baselines.arbg.session import DensitySession
+from benchmark.adapter import AutoregressiveProposal, RunContext
 from benchmark.config import ConfigError
 from benchmark.registry import BUILTIN_METHODS, find_method
 from benchmark.tasks import get_task
@@ -93,6 +94,65 @@ def test_weights_come_back_from_the_store_and_the_record_says_what_it_needs(trai
     assert set(method.training_seconds()) == {system.name} and method.parameter_count() > 0
 
 
+def test_per_token_generation_is_the_proposal_generated_in_steps(trained):
+    """The AR interface (--sampler ar-smc): extending coordinate by coordinate reproduces propose's draws
+    and its log q, in the generation order; any split into steps gives terms summing to log q."""
+    ctx, method, system = trained
+    assert isinstance(method, AutoregressiveProposal)
+    d, order = 3 * system.n_atoms, method.generation_order(system, ctx)
+    assert sorted(order) == list(range(system.n_atoms))
+    ctx.generator.manual_seed(11)
+    x, lq = method.propose(system, 5, ctx)  # one sampling batch (sample_batch_size 5)
+    ctx.generator.manual_seed(11)
+    session = method.begin_generation(system, 5, ctx)
+    terms = session.extend(d)
+    assert session.length == d and terms.shape == (5, d)
+    assert torch.allclose(terms.sum(1), lq, atol=1e-9, rtol=0) and torch.equal(session.positions(), x[:, order])
+    stepwise = method.begin_generation(system, 5, ctx)
+    parts = [stepwise.extend(k) for k in (10, 31, d)]  # the last is cut to what is left
+    assert sum(p.shape[1] for p in parts) == d
+    x_nm = stepwise.positions()[:, np.argsort(order)]  # back to topology order
+    with torch.no_grad():
+        assert torch.allclose(torch.cat(parts, 1).sum(1), method.log_q(system, x_nm, ctx), atol=1e-3, rtol=0)
+
+
+@pytest.mark.parametrize("chunk", [2, 100])
+def test_resampled_sessions_continue_their_ancestors(trained, chunk):
+    """select() keeps the chosen prefixes (cache re-indexed with one chunk, rebuilt with several)."""
+    ctx, method, system = trained
+    density, std = method.models[system.name]
+    session = DensitySession(density, std.sigma, 6, torch.Generator().manual_seed(0), chunk_size=chunk)
+    first = session.extend(30)
+    idx = torch.tensor([5, 5, 0, 2, 2, 2])
+    before = session.positions()[idx]
+    session.select(idx)
+    rest = session.extend(3 * system.n_atoms)
+    x = session.positions()
+    assert torch.equal(x[:, :10], before)
+    x_nm = x[:, np.argsort(method.generation_order(system, ctx))]
+    with torch.no_grad():
+        assert torch.allclose(first[idx].sum(1) + rest.sum(1), method.log_q(system, x_nm, ctx), atol=1e-3, rtol=0)
+
+
+def test_twisted_smc_runs_on_every_head_and_telescopes_with_real_energies(trained):
+    """--sampler ar-smc on ALDP: the lineage weight of each particle is its SNIS weight -E/kT - log q."""
+    from benchmark.energy import BudgetedEnergy, OpenMMEnergy
+    from benchmark.energy.budget import EnergyMeter
+    from benchmark.sampling.ar_smc import ARSMCSampler
+    from benchmark.systems.prefix import prefix_systems
+
+    ctx, method, system = trained
+    meter = EnergyMeter(40)
+    energy = BudgetedEnergy(OpenMMEnergy(system), meter=meter)
+    prefix = lambda p: BudgetedEnergy(OpenMMEnergy(p), meter=meter, kind="partial")  # noqa: E731
+    result = ARSMCSampler(chunk_size=7).twist(method, system, energy, ctx, prefix)
+    k = len(prefix_systems(system)) + 1
+    assert len(result.positions) == 40 // k and meter.report()["partial"] == (k - 1) * (40 // k)
+    with torch.no_grad():
+        snis = -OpenMMEnergy(system).energy(result.positions) - method.log_q(system, result.positions, ctx)
+    assert torch.allclose(result.lineage_log_weights, snis.double(), rtol=1e-9, atol=1e-3)
+
+
 def test_each_head_is_keyed_apart_in_the_weights_store(tmp_path):
     task = get_task("ALDP")
     ctx = FakeContext(seed=0, tier="quick", budget=1, task=task, systems=task.systems, weights=WeightsStore(tmp_path))
@@ -114,8 +174,10 @@ def test_everything_but_the_head_is_arbgs_config(task, tier):
         method = cls()
         method.configure(get_task(task), tier)
         mine = method.config
-        shared = set(mine) - head_fields
+        shared = set(mine) - head_fields - ({"steps"} if tier == "quick" else set())
         assert {k: mine[k] for k in shared} == {k: arbg[k] for k in shared}
+        if tier == "quick":  # fewer steps where measured (config.QUICK_STEPS), else ARBG's
+            assert mine["steps"] == QUICK_STEPS.get(task, arbg["steps"])
         assert "temperature" not in mine  # the paper's mixture rows are at T = 1
     assert MoLPixelCNN().default_config(get_task(task), tier).num_bins == 2048  # all single peptides (paper §E.3)
     assert not {"num_bins", "bin_lo", "dequantization"} & set(GIVT().default_config(get_task(task), tier).to_dict())
