@@ -49,7 +49,9 @@ FAMILIES: tuple[Family, ...] = (
         slug="arbg-heads",
         title="ARBG's output heads: categorical (ARBG), GIVT, MoL-PixelCNN++, GMM-PixelCNN++",
         note="One backbone and training, four output heads (ARBG paper §3.1, Tables 1 and A.3). bgbench columns: "
-             "quick tier, SNIS at the task's quick budget, mean ± std over seeds. Paper columns: as published "
+             "quick tier, SNIS at the task's quick budget, mean ± std over seeds; small models trained for minutes "
+             "(the mixture heads for fewer steps than ARBG), so these are code-path checks, not a comparison of the "
+             "heads. Paper columns: as published "
              "(SNIS on 2x10^5 proposals, the paper's data and models). Shown side by side, never ranked together.",
         members=(
             Member("ARBG", "arbg", ("ARBG (T = 1)", "ARBG")),
