@@ -1,4 +1,4 @@
-"""Step-by-step generation of the autoregressive density, for the harness's twisted SMC (ARBG, ROBIN and the mixture heads).
+"""Step-by-step generation of an autoregressive density (any head; ROBIN too), for the harness's twisted SMC.
 
 A ``DensitySession`` holds the tokens (bins, or a continuous head's values) and de-quantized values
 of ``n`` particles so far. ``extend(k)`` generates the next k coordinates with the density's one
