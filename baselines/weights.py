@@ -7,8 +7,8 @@ the hub repository and path, a description, and the spec section that fixes its 
 (its ``Layout`` lives with the family). Keep the entries here, not in the families, so that listing
 published weights never imports a model.
 
-Entries: ROBIN's released checkpoint and the single-system TarFlows of SBG. Still to come: Prose, the
-transferable TarFlow and ECNF++ (transferable-samplers/model-weights), added by their families.
+Entries: ROBIN's released checkpoint, the single-system TarFlows of SBG and the single-system ECNF++. Still to come: Prose, the
+transferable TarFlow and the transferable ECNF++ up_to_4aa (transferable-samplers/model-weights), added by their families.
 """
 
 from __future__ import annotations
@@ -36,3 +36,14 @@ for _task, _sequence in TARFLOW_SYSTEMS.items():
             description=f"SBG single-system TarFlow of {_task} ({_sequence}), training seed {_seed}; "
                         f"loaded by `--method tarflow --config weights=published --seed {_seed}`",
             layout="specs/flows-and-protocol.md 5.3 (baselines/tarflow/published.py)"))
+
+# --- single-system ECNF++, spec flows 5.4: one file per system and training seed ('+' is not a bgbench name character) ---
+ECNF_SYSTEMS = {"ALDP": "Ace-A-Nme", "AL3": "AAA", "AL4": "Ace-AAA-Nme", "AL6": "AAAAAA"}
+for _task, _sequence in ECNF_SYSTEMS.items():
+    for _seed in (0, 1, 2):
+        register(PublishedWeights(
+            name=f"ecnfpp_{_sequence}_{_seed}", method="ecnf", hub_repo=MODEL_WEIGHTS_REPO,
+            filename=f"single_system/ecnf++_{_sequence}_{_seed}.pth",
+            description=f"ECNF++ single-system vector field of {_task} ({_sequence}), training seed {_seed}; "
+                        f"loaded by `--method ecnf --tier paper --config weights=published --seed {_seed}`",
+            layout="specs/flows-and-protocol.md 5.4 (baselines/ecnf/published.py)"))

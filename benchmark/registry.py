@@ -54,6 +54,7 @@ BUILTIN_METHODS: dict[str, Builtin] = {
     "gmm-pixelcnn": Builtin("baselines.ar_heads:GMMPixelCNN", "autoregressive", "single-system"),
     "robin": Builtin("baselines.robin:Robin", "autoregressive", "transferable"),
     "tarflow": Builtin("baselines.tarflow:TarFlow", "normalizing flow", "single-system"),
+    "ecnf": Builtin("baselines.ecnf:ECNF", "continuous normalizing flow", "single-system"),
 }
 
 

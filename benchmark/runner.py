@@ -27,7 +27,7 @@ import numpy as np
 import torch
 
 from benchmark.adapter import AutoregressiveProposal, Method, ProposalMethod, RunContext, Samples, SourceFacts
-from benchmark.energy import BudgetedEnergy, OpenMMEnergy
+from benchmark.energy import BudgetedEnergy, TargetEnergy, check_energy_choice, make_target_energy
 from benchmark.energy.budget import EnergyMeter
 from benchmark.errors import BgbenchError, DataError, InvalidSamplesError
 from benchmark.isolation import check_level, default_isolation
@@ -35,6 +35,7 @@ from benchmark.isolation.codec import RESERVED_SETS, ProtocolViolation, check_na
 from benchmark.isolation.process import RemoteError
 from benchmark.isolation.tamper import CountedTarget, check_meter
 from benchmark.paths import work_dir
+from benchmark.evaluate import saved_sets_dir, write_samples_file
 from benchmark.plot_data import read_plot_data, sidecar_path, write_plot_data
 from benchmark.provenance import environment
 from benchmark.registry import MethodSpec, find_method
@@ -64,11 +65,14 @@ class RunConfig:
     overwrite: bool = False  # replace an existing record at ``out`` (else: an error that says what to do)
     fix_chirality: bool = True
     method_config: dict[str, Any] = field(default_factory=dict)
-    platform: str = "auto"
+    platform: str = "auto"  # OpenMM platform of the openmm energy backend
+    energy: str = "torch"  # target-energy backend: "torch" (batched, equal to OpenMM Reference) or "openmm"
+    energy_precision: str = "float64"  # torch backend only: "float64" or "float32"
     work_dir: Path | None = None  # method scratch space and the weights store; default BGBENCH_WORK
     data_dir: Path | None = None
     isolation: str | None = None  # "none", "process" or "sandbox"; default: process for submissions and plugins
     timeout: float | None = None  # wall-clock seconds for setup and for each system (isolated methods only)
+    save_samples: bool = False  # write each system's scored sets for `bgbench evaluate` (saved_sets_dir)
 
 
 def default_output(method_name: str, sampler: str | None, task_name: str, tier: str, budget: int, seed: int) -> Path:
@@ -169,6 +173,7 @@ class Runner:
         if self.budget <= 0:
             raise BgbenchError(f"--budget must be a positive number of energy evaluations, got {self.budget}.")
         self.seed = int(self.protocol.seeds[0] if config.seed is None else config.seed)
+        check_energy_choice(config.energy, config.energy_precision, self._energy_device())
         if isinstance(config.method, type):
             self.spec = MethodSpec(config.method.name, "class", f"{config.method.__module__}:{config.method.__qualname__}")
         else:
@@ -301,6 +306,10 @@ class Runner:
         if record.method.get("config") != self.method.config or record.sampler != self._sampler_record():
             raise BgbenchError(f"--resume: {self.out} was run with another method config or sampler settings; "
                                "resume only with the same settings, or choose another --out.")
+        ours, theirs = self._energy_choice(), {k: record.energy.get(k) for k in self._energy_choice()}
+        if record.energy and ours != theirs:
+            raise BgbenchError(f"--resume: {self.out} was run with the energy {theirs}, not {ours}; one record has one "
+                               "target energy. Resume with the same --energy settings, or choose another --out.")
         if record.isolation != self.isolation:
             raise BgbenchError(f"--resume: {self.out} was run with --isolation {record.isolation}, not {self.isolation}; "
                                "one record has one isolation level. Resume with the same level, or choose another --out.")
@@ -403,8 +412,21 @@ class Runner:
     def _method_cpu(self) -> float:
         return self.host.cpu_seconds() if self.host is not None else 0.0
 
-    def _target(self, system) -> OpenMMEnergy:
-        return OpenMMEnergy(system, platform=self.config.platform)
+    def _energy_device(self) -> str:
+        """The torch energy computes where the method runs (a GPU method's tensors stay on the GPU)."""
+        return self.config.device if self.config.energy == "torch" else "cpu"
+
+    def _energy_choice(self) -> dict[str, str]:
+        """What a resumed record's energy must match: the backend, and the precision the torch backend was asked for."""
+        if self.config.energy == "torch":
+            return {"backend": "torch", "precision": self.config.energy_precision}
+        platform = {} if self.config.platform == "auto" else {"platform": self.config.platform}
+        return {"backend": "openmm", **platform}
+
+    def _target(self, system) -> TargetEnergy:
+        """The target energy of a system (sampling, prefixes, evaluation): one backend for the whole run."""
+        return make_target_energy(system, self.config.energy, precision=self.config.energy_precision,
+                                  device=self._energy_device(), platform=self.config.platform)
 
     def _prefix_energy(self, meter: EnergyMeter, tally: "_Tally"):
         """The seam for samplers that score prefixes (ar-smc): the budgeted energy of a prefix system.
@@ -508,6 +530,9 @@ class Runner:
             times["evaluate"] = time.perf_counter() - t
             stage = "plot data"
             self._write_plot_data(spec.name, evaluator)
+            if self.config.save_samples:
+                stage = "save samples"
+                write_samples_file(saved_sets_dir(self.out) / f"{spec.name}.npz", samples)
         except METHOD_FAILURES as err:  # the method's (or evaluation's) failure is recorded, the run goes on
             log.error("%s failed in %s: %s", spec.name, stage, _error(err))
             log.debug("%s", traceback.format_exc())

@@ -39,9 +39,12 @@ def _config(args: argparse.Namespace):
         device=args.device,
         resume=getattr(args, "resume", False),
         overwrite=getattr(args, "overwrite", False),
+        save_samples=getattr(args, "save_samples", False),
         fix_chirality=not getattr(args, "no_chirality_fix", False),
         method_config=_parse_options(args.config),
         platform=getattr(args, "platform", "auto"),
+        energy=getattr(args, "energy", "torch"),
+        energy_precision=getattr(args, "energy_precision", "float64"),
         work_dir=args.work_dir,
         data_dir=args.data_dir,
         isolation=getattr(args, "isolation", None),
@@ -144,8 +147,14 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--out", type=Path, default=None, help="record path (default results/<method>-<task>-...json)")
     p.add_argument("--resume", action="store_true", help="skip systems already finished in --out")
     p.add_argument("--overwrite", action="store_true", help="replace an existing record at --out")
+    p.add_argument("--save-samples", action="store_true",
+                   help="also write each system's scored sets to <record>.sets/<system>.npz (input of bgbench evaluate)")
     p.add_argument("--no-chirality-fix", action="store_true", help="score samples without mirroring wrong-handed ones")
-    p.add_argument("--platform", default="auto", choices=("auto", "Reference", "CPU"), help="OpenMM platform")
+    p.add_argument("--energy", default="torch", choices=("torch", "openmm"),
+                   help="target energy: batched torch (equal to OpenMM Reference; runs on --device) or the OpenMM loop")
+    p.add_argument("--energy-precision", default="float64", choices=("float64", "float32"),
+                   help="arithmetic of the torch energy (float32: ~1e-6 relative error, see benchmark/energy/torch_energy.py)")
+    p.add_argument("--platform", default="auto", choices=("auto", "Reference", "CPU"), help="OpenMM platform (--energy openmm)")
     p.set_defaults(func=_run)
 
     p = sub.add_parser("train", help="train (or load) a method's weights for a task without evaluating",
