@@ -60,6 +60,15 @@ def test_md_run_writes_a_valid_record(data_dir, tmp_path):
     assert (tmp_path / "rec.json.samples.npz").exists()
 
 
+def test_a_builtin_method_runs_in_a_method_process(data_dir, tmp_path):
+    """Built-ins are found again by name in the child (their registry entry is not plain data to send)."""
+    inline = Runner(config(data_dir, tmp_path, out=tmp_path / "inline.json", systems=["Ace-A-Nme"])).run()
+    isolated = Runner(config(data_dir, tmp_path, out=tmp_path / "iso.json", systems=["Ace-A-Nme"],
+                             isolation="process")).run()
+    assert isolated.failed == [] and isolated.isolation == "process"
+    assert isolated.systems["Ace-A-Nme"].metrics == inline.systems["Ace-A-Nme"].metrics
+
+
 def test_same_seed_same_metrics(data_dir, tmp_path):
     a = Runner(config(data_dir, tmp_path, out=tmp_path / "a.json", seed=5)).run()
     b = Runner(config(data_dir, tmp_path, out=tmp_path / "b.json", seed=5)).run()

@@ -62,7 +62,8 @@ def estimate_seconds(jobs: Sequence[Job], workers: int, rate: Callable[[SystemSp
 
     The rate is measured on the job's largest system and scaled to the others by the square of
     their size (every force term is all-pairs: no cutoff, GBSA), so the 28 corpus peptides cost one
-    measurement. A plan of R replicas keeps min(R, workers) processes busy.
+    measurement. A plan of R replicas keeps min(R, workers) processes busy. The rate is that of the
+    openmm-reference backend (every quick protocol's); a plan on the batched torch backend would need its own.
     """
     total = 0.0
     for job in jobs:

@@ -32,6 +32,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from benchmark.data.starts import set_backbone, start_basins
+from benchmark.data.torch_md import TorchReplicas
 from benchmark.errors import DataError
 from benchmark.io import atomic_save_npz, atomic_write_text
 from benchmark.seeding import derived_seed
@@ -222,7 +223,8 @@ class OpenMMReference:
             self._pool = None
 
 
-BACKENDS = {OpenMMReference.name: OpenMMReference}
+BACKENDS = {OpenMMReference.name: OpenMMReference,
+            TorchReplicas.name: lambda workers=1: TorchReplicas(OpenMMReference(workers))}  # minimises on Reference
 
 
 def cpu_seconds() -> float:
