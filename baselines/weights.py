@@ -7,13 +7,22 @@ the hub repository and path, a description, and the spec section that fixes its 
 (its ``Layout`` lives with the family). Keep the entries here, not in the families, so that listing
 published weights never imports a model.
 
-Entries: the single-system TarFlows of SBG. Still to come: ROBIN (danyalrehman17/robin-transferable,
-robin.ckpt), Prose, the transferable TarFlow and ECNF++ (transferable-samplers/model-weights).
+Entries: ROBIN's released checkpoint and the single-system TarFlows of SBG. Still to come: Prose, the
+transferable TarFlow and ECNF++ (transferable-samplers/model-weights), added by their families.
 """
 
 from __future__ import annotations
 
 from benchmark.weights.published import PublishedWeights, register
+
+register(PublishedWeights(
+    name="robin",
+    method="robin",
+    hub_repo="danyalrehman17/robin-transferable",
+    filename="robin.ckpt",
+    description="ROBIN, the transferable ARBG (132.0 M parameters, 2-8 residues, ManyPeptidesMD); a Lightning .ckpt",
+    layout="specs/autoregressive.md 9.3 (baselines/robin/layout.py)",
+))
 
 MODEL_WEIGHTS_REPO = "transferable-samplers/model-weights"
 

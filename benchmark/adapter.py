@@ -273,3 +273,47 @@ class ProposalMethod(Method):
 
     def sample(self, system: "System", energy: "BudgetedEnergy", ctx: RunContext) -> Samples:
         raise BgbenchError(f"{self.name!r} is a proposal method: the runner applies the sampler, not the method.")
+
+
+class AutoregressiveSession(ABC):
+    """``n`` particles of one system being generated coordinate by coordinate (``begin_generation``).
+
+    Coordinates come atom by atom in the method's generation order, x, y, z of an atom in a row:
+    coordinate 3k + a is axis a of atom ``generation_order()[k]``. The harness's twisted SMC
+    (``--sampler ar-smc``) extends all particles to a residue boundary, weights them with a partial
+    energy, resamples them (``select``) and extends again.
+    """
+
+    n: int  # particles
+    dim: int  # coordinates of a complete sample (3N)
+    length: int  # coordinates generated so far
+
+    @abstractmethod
+    def extend(self, k: int) -> torch.Tensor:
+        """Generate the next ``k`` coordinates of every particle; return their log q terms (n, k) float64.
+
+        Term j is the log density of coordinate ``length + j`` given all before it, in nm^-1 (the
+        de-quantization width and the standardization Jacobian included), so the terms of all 3N
+        coordinates sum to ``log_q`` of the finished sample in nm^-3N.
+        """
+
+    @abstractmethod
+    def select(self, indices: torch.Tensor) -> None:
+        """Keep particles ``indices`` (length n, repeats allowed): the ancestors chosen by resampling."""
+
+    @abstractmethod
+    def positions(self) -> torch.Tensor:
+        """(n, length // 3, 3) positions in nm of the atoms completed so far, in generation order."""
+
+
+class AutoregressiveProposal(ABC):
+    """A ProposalMethod that exposes its per-token conditionals (mixin), so the harness can run
+    autoregressive twisted SMC on it (benchmark/sampling/ar_smc.py)."""
+
+    @abstractmethod
+    def generation_order(self, system: "System", ctx: RunContext) -> np.ndarray:
+        """Atom indices (topology order) in the order the method generates them."""
+
+    @abstractmethod
+    def begin_generation(self, system: "System", n: int, ctx: RunContext) -> AutoregressiveSession:
+        """``n`` fresh particles of ``system`` with nothing generated yet (randomness from ``ctx.generator``)."""

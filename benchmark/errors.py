@@ -47,3 +47,7 @@ class InvalidSamplesError(BgbenchError, ValueError):
 
 class DeviceError(BgbenchError):
     """A method needs a device (e.g. CUDA) that is not available."""
+
+
+class UnsupportedForceError(BgbenchError):
+    """An OpenMM System contains a force the torch energy does not implement."""

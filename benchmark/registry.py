@@ -49,6 +49,7 @@ class Builtin:
 BUILTIN_METHODS: dict[str, Builtin] = {
     "md": Builtin("baselines.md:MDBaseline", "molecular dynamics", "all"),
     "arbg": Builtin("baselines.arbg:ARBG", "autoregressive", "single-system"),
+    "robin": Builtin("baselines.robin:Robin", "autoregressive", "transferable"),
     "tarflow": Builtin("baselines.tarflow:TarFlow", "normalizing flow", "single-system"),
 }
 

@@ -26,8 +26,9 @@ from typing import Any
 import numpy as np
 import torch
 
-from benchmark.adapter import Method, ProposalMethod, RunContext, Samples, SourceFacts
+from benchmark.adapter import AutoregressiveProposal, Method, ProposalMethod, RunContext, Samples, SourceFacts
 from benchmark.energy import BudgetedEnergy, OpenMMEnergy
+from benchmark.energy.budget import EnergyMeter
 from benchmark.errors import BgbenchError, DataError, InvalidSamplesError
 from benchmark.isolation import check_level, default_isolation
 from benchmark.isolation.codec import RESERVED_SETS, ProtocolViolation, check_name
@@ -121,6 +122,36 @@ class _OwnContext(ProposalMethod):
 
     def source_facts(self, system, ctx: RunContext) -> SourceFacts:
         return self.inner.source_facts(system, self.ctx)
+
+
+class _OwnContextAR(_OwnContext, AutoregressiveProposal):
+    """The same for a method with per-token conditionals (ar-smc): its sessions draw from its own generator."""
+
+    def generation_order(self, system, ctx: RunContext):
+        return self.inner.generation_order(system, self.ctx)
+
+    def begin_generation(self, system, n: int, ctx: RunContext):
+        return self.inner.begin_generation(system, n, self.ctx)
+
+
+def _own_context(method: ProposalMethod, ctx: RunContext) -> _OwnContext:
+    return (_OwnContextAR if isinstance(method, AutoregressiveProposal) else _OwnContext)(method, ctx)
+
+
+class _Tally:
+    """The harness's second count (``check_meter``) over the system's target and every prefix target
+    that a twisted SMC scores: prefix evaluations are charged to the same meter, so they are counted here too."""
+
+    def __init__(self, target):
+        self.targets = [CountedTarget(target)]
+
+    def counted(self, target) -> CountedTarget:
+        self.targets.append(CountedTarget(target))
+        return self.targets[-1]
+
+    @property
+    def count(self) -> int:
+        return sum(t.count for t in self.targets)
 
 
 class Runner:
@@ -375,13 +406,22 @@ class Runner:
     def _target(self, system) -> OpenMMEnergy:
         return OpenMMEnergy(system, platform=self.config.platform)
 
+    def _prefix_energy(self, meter: EnergyMeter, tally: "_Tally"):
+        """The seam for samplers that score prefixes (ar-smc): the budgeted energy of a prefix system.
+
+        The runner owns building energies: a prefix system's target is built like the system's own
+        (``_target``), counted by the harness's second tally and charged, as "partial", to the
+        system's meter, so prefix and full evaluations share one budget and are reported separately.
+        """
+        return lambda prefix: BudgetedEnergy(tally.counted(self._target(prefix)), meter=meter, kind="partial")
+
     def _sampler_context(self, ctx: RunContext, system_name: str) -> RunContext:
         """The sampler's context: the method's settings, and the harness's own generator."""
         sctx = dataclasses.replace(ctx)
         sctx.generator.manual_seed(derived_seed(self.seed, system_name, "sampler"))
         return sctx
 
-    def _sample(self, system, energy: BudgetedEnergy, ctx: RunContext) -> Samples:
+    def _sample(self, system, energy: BudgetedEnergy, ctx: RunContext, prefix_energy=None) -> Samples:
         """The method's samples: the harness applies the sampler to a proposal method."""
         if isinstance(self.method, ProposalMethod):
             from benchmark.sampling import sampler_for
@@ -391,8 +431,9 @@ class Runner:
                 raise ProtocolViolation(f"source_facts() returned {type(facts).__name__}, not SourceFacts")
             sampler = sampler_for(self.sampler_name, self.sampler_options, facts, self.task.transferable,
                                   task=self.task.name)
-            method = self.method if self.host is not None else _OwnContext(self.method, ctx)
-            samples = sampler.run(method, system, energy, self._sampler_context(ctx, system.name))
+            method = self.method if self.host is not None else _own_context(self.method, ctx)
+            extra = {"prefix_energy": prefix_energy} if sampler.uses_prefix_energies else {}
+            samples = sampler.run(method, system, energy, self._sampler_context(ctx, system.name), **extra)
             samples.diagnostics["source_facts"] = asdict(facts)
             return self._with_method_facts(samples.validate(system.n_atoms), system, ctx)
         samples = self.method.sample(system, energy, ctx)
@@ -443,13 +484,14 @@ class Runner:
             system = spec.build()
             target = self._target(system)
             record.energy = target.describe()
-            tally = CountedTarget(target)
-            energy = BudgetedEnergy(tally, self.budget)
+            tally = _Tally(target)
+            meter = EnergyMeter(self.budget)  # one meter per system: full and partial (prefix) evaluations
+            energy = BudgetedEnergy(tally.targets[0], meter=meter)
             if self.host is not None:
                 self.host.begin_stage()
             self._reseed(ctx, system_seed(self.seed, spec.name))
             log.info("%s: sampling with budget %d", spec.name, self.budget)
-            samples = self._sample(system, energy, ctx)
+            samples = self._sample(system, energy, ctx, self._prefix_energy(meter, tally))
             check_meter(energy.report(), tally, self.budget)
             times["sample"] = time.perf_counter() - t
             stage, t = "evaluate", time.perf_counter()

@@ -331,7 +331,19 @@ def test_resume_refuses_another_isolation(data_dir, tmp_path):
 
 # --- sandbox ------------------------------------------------------------------------------------
 
-needs_bwrap = pytest.mark.skipif(shutil.which("bwrap") is None, reason="bubblewrap is not installed")
+def bwrap_works() -> bool:
+    """bubblewrap is installed and can start a sandbox here (user namespaces or setuid bwrap)."""
+    import subprocess
+
+    binary = shutil.which("bwrap")
+    if binary is None:
+        return False
+    probe = subprocess.run([binary, "--ro-bind", "/", "/", "--unshare-all", "--die-with-parent", "true"],
+                           capture_output=True, timeout=30)
+    return probe.returncode == 0
+
+
+needs_bwrap = pytest.mark.skipif(not bwrap_works(), reason="bubblewrap is not installed or cannot start a sandbox")
 
 
 @needs_bwrap

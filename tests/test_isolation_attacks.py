@@ -185,6 +185,8 @@ def test_a_forged_pickle_on_the_connection_is_never_unpickled(data_dir, tmp_path
 
 @pytest.mark.slow
 def test_sandbox_hides_the_data_folder(data_dir, tmp_path):
-    pytest.importorskip("shutil").which("bwrap") or pytest.skip("bubblewrap is not installed")
+    from tests.test_isolation import bwrap_works
+
+    bwrap_works() or pytest.skip("bubblewrap is not installed or cannot start a sandbox")
     res = run(data_dir, tmp_path, "eval_data_read", "sandbox").systems[FIRST]
     assert res.status == "failed" and "setup failed: DataError" in res.error

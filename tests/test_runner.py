@@ -22,9 +22,9 @@ N_EVAL = 50
 
 
 def tiny_two_system_task() -> Task:
-    """Two fast capped peptides, a quick protocol of ~5000 MD steps each and 50 evaluation samples."""
+    """Two fast capped peptides, a quick protocol of 4 replicas of 120 frames (longer than the TICA lag) and 50 evaluation samples."""
     base = get_task("ALDP")
-    md = LocalMD(length_ns=0.005, frame_interval_steps=10, warmup_steps=200)
+    md = LocalMD(replicas=(2, 1, 1), frames_per_replica=120, frame_interval_steps=10, warmup_steps=200)
     quick = dataclasses.replace(base.protocol("quick"), n_eval_samples=N_EVAL, budgets=(300,), local_md=md)
     systems = (
         base.systems[0],

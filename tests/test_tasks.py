@@ -38,7 +38,7 @@ def test_protocols():
         paper, quick = task.protocol("paper"), task.protocol("quick")
         assert paper.n_eval_samples == 10_000 and paper.reference == "published"
         assert quick.reference == "local-md" and quick.local_md is not None
-        assert quick.local_md.n_frames * quick.local_md.split_fractions[2] >= quick.n_eval_samples
+        assert quick.local_md.replicas[2] * quick.local_md.frames_per_replica >= quick.n_eval_samples
     assert get_task("8AA").protocol("paper").budgets == (10_000, 200_000)
     assert get_task("AL6").protocol("paper").budgets == (200_000,)
 

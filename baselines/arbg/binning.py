@@ -15,11 +15,16 @@ De-quantization (spec 2.3):
   "density", so SNIS targets a discretized Boltzmann distribution: NOT an exact density.
 * ``"empirical"``: x = c_b + an offset drawn from the offsets seen in the training data in that
   bin. The within-bin density is not uniform, so the reported log q is approximate.
+
+Values beyond [lo, hi] are clipped into the edge bins, truncating the target to the box;
+``clip_census`` counts how many training coordinates that affects (reported in the record).
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
+from typing import Any
 
 import torch
 
@@ -119,3 +124,21 @@ class EmpiricalOffsets:
         j = self.starts[bc] + (u * n).long().clamp_max((n - 1).clamp_min(0))
         j = torch.where(n > 0, j, torch.full_like(j, len(self.offsets) - 1))  # empty bin -> the 0 entry
         return self.offsets[j].to(b.device)
+
+
+def clip_census(binning: UniformBinning, view: Callable[[torch.Tensor, torch.Generator], torch.Tensor],
+                frames: torch.Tensor, generator: torch.Generator, chunk: int = 4096) -> dict[str, Any]:
+    """How many training coordinates fall beyond the bin range (and are clipped into the edge bins).
+
+    Every training frame is put through the training view once (one augmentation draw each, from
+    its own generator so training's random stream is untouched).
+    """
+    coords = frames_hit = 0
+    for start in range(0, len(frames), chunk):
+        hit = binning.clipped(view(frames[start : start + chunk], generator))
+        coords += int(hit.sum())
+        frames_hit += int(hit.any(-1).sum())
+    n = len(frames)
+    total = n * frames.shape[1] * 3
+    return {"clipped_coordinates": coords, "clipped_coordinate_fraction": coords / total, "clipped_frames": frames_hit,
+            "clipped_frame_fraction": frames_hit / n, "census_frames": n}

@@ -7,9 +7,7 @@ tuned sampling temperature per system, Haar rotations and CoM noise). Quick tier
 small models, sized so that training plus a 1e4-proposal SNIS fits about 15 minutes on 2 CPU
 cores. The quick tier uses AdamW: in 50-step trials on ALDP it lowered the loss faster than Muon
 at lr 0.01-0.03 (the reference configs also fall back to AdamW unless launched through the
-script, spec 5.1). It also trains on aligned frames (pose "aligned"): on ALDP (800 steps) this
-took the final loss from 5.46 to about 4 nats per coordinate and the resampled energy W2 from
-6.4e4 to 2.2e2 kT, but see below.
+script, spec 5.1).
 
 Training pose (``pose``): "haar" rotates every training frame by a Haar-random rotation, as the
 paper and its code do; "aligned" Kabsch-aligns the frames to the first one and does not rotate.
@@ -67,10 +65,10 @@ PAPER_CONFIGS: dict[str, ARBGConfig] = {
 
 _QUICK_BASE = ARBGConfig(
     num_bins=1024, channels=96, layers=3, heads=4, head_dim=24, optimizer="adamw", lr=3e-3, batch_size=64,
-    epochs=None, steps=800, pose="aligned", temperature=1.0, sample_batch_size=2_000, checkpoint_every=50,
+    epochs=None, steps=800, pose="haar", temperature=1.0, sample_batch_size=2_000, checkpoint_every=50,
 )
 # Steps sized to the 15-minute budget of a quick run on 2 idle cores: ALDP at 3000 steps took
-# 8.7 min end to end and lowered the resampled E-W2 from 187 (800 steps) to 13.6 kT; AL3 has 1.5x the tokens per conformation, hence fewer steps.
+# 8.7 min end to end; AL3 has 1.5x the tokens per conformation, hence fewer steps.
 QUICK_CONFIGS: dict[str, ARBGConfig] = {
     "ALDP": replace(_QUICK_BASE, steps=3000),
     "AL3": replace(_QUICK_BASE, steps=2400),

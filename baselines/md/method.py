@@ -1,53 +1,85 @@
-"""``md``: one OpenMM-force-field Langevin chain from the minimized structure, as long as the budget allows."""
+"""``md``: one OpenMM-force-field Langevin chain per system, as long as the budget allows.
+
+Where the chain starts, and why:
+
+* **Single-system tasks: a frame of the training split**, drawn with the run seed. The training
+  split is what every learned method may see, and it is an equilibrium sample (independent MD
+  replicas in the quick tier, the published trajectories in the paper tier). Starting there, the
+  chain needs no warm-up, so the whole budget produces samples, and its scores measure what a
+  budget of MD steps can explore, not how far the minimised structure is from equilibrium (the
+  minimised structure sits in one basin at ~0 K; from it the first samples are far too cold).
+* **Transferable tasks: the minimised structure, then a warm-up that is discarded and charged to the
+  budget** (``warmup_fraction`` of it, 0.1 by default). A method of a transferable task may train only
+  on other peptides, so no equilibrium frame of the evaluated peptide is available; the warm-up costs
+  energy evaluations like every other step.
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import torch
-
-from dataclasses import dataclass
 
 from baselines.md.langevin import run_langevin
 from benchmark.adapter import Method, RunContext, Samples
 from benchmark.config import MethodConfig
 
+#: Offset of the NumPy stream that picks the start frame (the Langevin noise uses offset 0).
+START_STREAM = 1
+
 
 @dataclass(frozen=True)
 class MDConfig(MethodConfig):
-    """None means the task's published value (friction per ps, time step in fs)."""
+    """None means the task's published value (friction per ps, time step in fs).
+
+    ``warmup_fraction``: share of the budget discarded as warm-up where the chain starts from the
+    minimised structure (transferable tasks); it is charged to the budget.
+    """
 
     friction_per_ps: float | None = None
     timestep_fs: float | None = None
+    warmup_fraction: float = 0.1
 
 
 class MDBaseline(Method):
     """MD at equal budget: every step is one energy-and-force evaluation.
 
-    The chain starts at the system's energy-minimized structure (minimization is part of the
-    system, not charged), uses the task's published temperature, friction and time step, and
-    is subsampled evenly to the run's number of evaluation samples. No warm-up is discarded:
-    at small budgets the samples remember the start, which is the point of the comparison.
+    Uses the task's published temperature, friction and time step; the recorded part of the chain is
+    subsampled evenly to the run's number of evaluation samples. See the module docstring for the start.
     """
 
     name = "md"
-    version = "1"
-    description = "Langevin MD at equal energy budget from the minimized structure"
+    version = "2"
+    description = "Langevin MD at equal energy budget from a training frame (single systems) or a charged warm-up"
     family = "molecular dynamics"
     config_class = MDConfig
 
+    def _start(self, system, budget: int, ctx: RunContext) -> tuple[np.ndarray, int, dict]:
+        """(start positions, warm-up steps, diagnostics) for one system."""
+        if ctx.task is not None and not ctx.task.transferable:
+            train = ctx.training_positions(system.name)
+            index = int(ctx.numpy_rng(START_STREAM).integers(len(train)))
+            return np.asarray(train[index], dtype=np.float64), 0, {"start": "training frame", "start_frame": index}
+        warmup = int(self.cfg.warmup_fraction * budget)
+        return system.minimized_positions, warmup, {"start": "minimized structure", "warmup_steps": warmup}
+
     def sample(self, system, energy, ctx: RunContext) -> Samples:
         recipe = system.spec.forcefield
-        n_steps = energy.remaining
-        if n_steps < 1:
-            raise ValueError("MD needs a budget of at least one evaluation")
-        n_keep = min(ctx.n_eval_samples or n_steps, n_steps)
-        # Evenly spaced steps ending at the last one: k * n_steps / n_keep for k = 1..n_keep.
-        record = np.unique(np.ceil(np.arange(1, n_keep + 1) * n_steps / n_keep).astype(int))
+        budget = energy.remaining
+        x0, warmup, diagnostics = self._start(system, budget, ctx)
+        n_steps = budget
+        n_record = n_steps - warmup
+        if n_record < 1:
+            raise ValueError("MD needs a budget of at least one evaluation after its warm-up")
+        n_keep = min(ctx.n_eval_samples or n_record, n_record)
+        # Evenly spaced steps after the warm-up, ending at the last one: warmup + k * n_record / n_keep.
+        record = warmup + np.unique(np.ceil(np.arange(1, n_keep + 1) * n_record / n_keep).astype(int))
         omm = system.create_openmm_system()
         masses = np.array([omm.getParticleMass(i)._value for i in range(omm.getNumParticles())])
         frames = run_langevin(
             energy,
-            system.minimized_positions,
+            x0,
             masses,
             n_steps,
             record,
@@ -56,4 +88,4 @@ class MDBaseline(Method):
             timestep_ps=(self.cfg.timestep_fs or recipe.timestep_fs) / 1000.0,
             rng=ctx.numpy_rng(),
         )
-        return Samples(positions=torch.from_numpy(frames), set_name="md", diagnostics={"steps": n_steps})
+        return Samples(positions=torch.from_numpy(frames), set_name="md", diagnostics={"steps": n_steps, **diagnostics})

@@ -16,17 +16,22 @@ def _root(args: argparse.Namespace) -> Path | None:
 
 def _prepare(args: argparse.Namespace) -> int:
     from benchmark.data.generate import prepare_task
+    from benchmark.data.replica_md import default_workers
 
     task = get_task(args.task)
-    for folder in prepare_task(task, args.tier, _root(args), seed=args.seed, progress=not args.no_progress, force=args.force):
+    for folder in prepare_task(task, args.tier, _root(args), seed=args.seed, progress=not args.no_progress,
+                               force=args.force, workers=args.workers or default_workers()):
         print(f"ready: {folder}")
     return 0
 
 
 def _prepare_corpus(args: argparse.Namespace) -> int:
-    from benchmark.data.corpus import prepare_corpus
+    from benchmark.data.corpus_md import prepare_corpus
+    from benchmark.data.replica_md import default_workers
 
-    print(f"ready: {prepare_corpus(args.tier, _root(args), progress=not args.no_progress)}")
+    folder = prepare_corpus(args.tier, _root(args), progress=not args.no_progress, force=args.force,
+                            workers=args.workers or default_workers())
+    print(f"ready: {folder}")
     return 0
 
 
@@ -46,11 +51,22 @@ def _import(args: argparse.Namespace) -> int:
     return 0
 
 
+def _card_status(card: dict[str, dict[str, str]] | None, system: str, manifest: dict) -> str:
+    """How a local-md manifest's hashes compare with the committed data card's."""
+    if card is None or system not in card:
+        return "no hashes in data_cards/"
+    ours = {Path(n).name: i["sha256"] for n, i in manifest.get("files", {}).items()}
+    differ = sorted(name for name in set(ours) | set(card[system]) if ours.get(name) != card[system].get(name))
+    return "matches data card" if not differ else f"DIFFERS from data card ({', '.join(differ)})"
+
+
 def _info(args: argparse.Namespace) -> int:
     from benchmark.data import load_reference, store
+    from benchmark.data.cards import card_hashes
 
     task = get_task(args.task)
     root = _root(args)
+    card = card_hashes(task.name)
     rows = []
     for tier in task.protocols:
         specs = task.systems_for(tier) + (task.validation_systems if tier == "paper" else ())
@@ -65,6 +81,8 @@ def _info(args: argparse.Namespace) -> int:
                 try:
                     ref = load_reference(task, tier, spec, root)
                     row.update(status="ok", std_nm=round(ref.std, 5), frames=len(ref.test_positions))
+                    if manifest.get("source") == "local-md":
+                        row["status"] = f"ok, {_card_status(card, spec.name, manifest)}"
                 except DataError as err:
                     row["status"] = f"unusable: {err}"
                 row.update(source=manifest.get("source"), MB=round(store.folder_size(folder) / 2**20, 2),
@@ -85,27 +103,21 @@ def _info(args: argparse.Namespace) -> int:
 
 def _corpus_rows(root: Path | None, as_json: bool) -> list[dict]:
     """The training corpora a transferable task uses: the quick corpus and the registered shards."""
-    from benchmark.data import store
-    from benchmark.data.corpus import corpus_dir
+    from benchmark.data import open_training_corpus, store
 
     rows = []
     for tier in ("quick", "paper"):
-        folder = corpus_dir(tier, root)
+        folder = store.corpus_dir(tier, root)
         manifest = store.read_manifest(folder)
         if manifest is None:
             continue
         row = {"tier": tier, "system": "(training corpus)", "status": "ok", "source": manifest.get("source"),
-               "MB": round(store.folder_size(folder) / 2**20, 2), "frames": None, "std_nm": manifest.get("std_nm"),
-               "sha256": None}
-        if tier == "quick":
-            try:
-                store.verify_files(folder, manifest, "Run `bgbench data prepare-corpus --tier quick`.")
-            except DataError as err:
-                row["status"] = f"unusable: {err}"
-            row["frames"] = sum(manifest.get("frames_per_sequence", {}).values())
-            row["sha256"] = f"{len(manifest.get('files', {}))} files hashed"
-        else:
-            row["sha256"] = f"{len(manifest.get('shards', {}))} shards in {manifest.get('shard_dir')} (sizes only)"
+               "MB": round(store.folder_size(folder) / 2**20, 2), "frames": None, "std_nm": None, "sha256": None}
+        try:
+            corpus = open_training_corpus(tier, root)
+            row.update(frames=corpus.n_frames, std_nm=round(corpus.std_nm, 5), sha256=f"content {corpus.content_hash[:12]}")
+        except DataError as err:
+            row["status"] = f"unusable: {err}"
         if as_json:
             row["manifest"] = manifest
         rows.append(row)
@@ -130,16 +142,20 @@ def register(sub: argparse._SubParsersAction) -> None:
         p.add_argument("--data-dir", help="data root (default: $BGBENCH_DATA or the user cache dir)")
         p.add_argument("--no-progress", action="store_true", help="hide progress bars")
 
-    p = dsub.add_parser("prepare", help="generate local reference data by OpenMM MD (resumes if interrupted)")
+    p = dsub.add_parser("prepare", help="generate local reference data by replica MD (resumes if interrupted)")
     p.add_argument("task")
     p.add_argument("--tier", default="quick", help="tier whose local-md settings to use (default quick)")
     p.add_argument("--seed", type=int, default=0, help="MD seed (default 0)")
-    p.add_argument("--force", action="store_true", help="regenerate even if valid data is cached")
+    p.add_argument("--force", action="store_true", help="start over: discard cached data and unfinished work")
+    p.add_argument("--workers", type=int, default=None,
+                   help="MD processes (default $BGBENCH_MD_WORKERS or min(2, CPUs); the data is the same for any number)")
     common(p)
     p.set_defaults(func=_prepare)
 
     p = dsub.add_parser("prepare-corpus", help="generate the quick-tier training corpus for transferable methods")
     p.add_argument("--tier", default="quick")
+    p.add_argument("--force", action="store_true", help="start over: discard the cached corpus and unfinished work")
+    p.add_argument("--workers", type=int, default=None, help="MD processes (see `data prepare --workers`)")
     common(p)
     p.set_defaults(func=_prepare_corpus)
 

@@ -50,7 +50,7 @@ def _executor_options(args: argparse.Namespace) -> dict:
 
 
 def _launch(args: argparse.Namespace) -> int:
-    from benchmark.launch.executors import make_executor
+    from benchmark.launch.choose import make_executor
     from benchmark.launch.launcher import launch
 
     device = args.device or ("cuda" if args.gpus_per_job else "cpu")

@@ -1,106 +1,35 @@
-"""Loaders for the published data sets, from a local copy or (online) the Hugging Face hub.
+"""Importing the published data sets into the cache, from a local copy or (online) the Hugging Face hub.
 
-Two layouts (specs/flows-and-protocol.md 1.1 and 1.2):
-
-* single-system data (``transferable-samplers/sequential-boltzmann-generators-data``):
-  ``{seq}_{T}K/{seq}_{T}K_{train,val,test}.npy`` (frames, atoms, 3) nm and ``{seq}_{T}K.pdb``;
-* ManyPeptidesMD (``transferable-samplers/many-peptides-md``): ``pdb_tarfiles/{train,val,test}.tar``
-  (members ``{split}/{SEQ}.pdb``), ``trajectories_subsampled/{val,test}/{L}AA/{SEQ}_subsampled.npz``
-  (``positions``, ``tica_projection``, ``tica_mean``, ``tica_dim``) and the training shards
-  ``webdatasets/single_frames/NNNN.tar`` (members ``{key}.bin``: float32 frames, key up to ``_`` is
-  the sequence).
-
-Imported files are copied verbatim into the cache (so their sha256 is the published one) and checked:
-atom counts against the system built here, the TICA feature count against the topology (the 8AA TICA
-files were once replaced because of a wrong atom selection), and a re-import whose files differ from
-the cached ones is refused unless ``replace`` is given, so a silent upstream change is noticed.
+Layouts and readers are in ``formats.py``. Imported files are copied verbatim into the cache (so
+their sha256 is the published one) and checked: atom counts against the system built here, the
+TICA feature count against the topology (the 8AA TICA files were once replaced because of a wrong
+atom selection), and a re-import whose files differ from the cached ones is refused unless
+``replace`` is given, so a silent upstream change is noticed.
 """
 
 from __future__ import annotations
 
-import io
+import hashlib
+import json
 import os
 import socket
 import tarfile
-from collections.abc import Iterator
-from math import comb
 from pathlib import Path
 
 import numpy as np
-from openmm import app
 
 from benchmark.data import store
-from benchmark.io import atomic_copy, atomic_write_bytes, atomic_write_text
-from benchmark.data.corpus import corpus_dir
-from benchmark.metrics.tica import TicaProjection
+from benchmark.data.formats import (
+    MANY_REPO, SHARDS, SINGLE_REPO, atom_permutation, check_positions_file, read_subsampled_npz, single_system_name,
+    standardization_std,
+)
 from benchmark.errors import DataError
-from benchmark.systems import System, SystemSpec, to_pdb_string
+from benchmark.io import atomic_copy, atomic_write_bytes, atomic_write_text
+from benchmark.systems import SystemSpec
 from benchmark.tasks.registry import Task
 
-SINGLE_REPO = "transferable-samplers/sequential-boltzmann-generators-data"
-MANY_REPO = "transferable-samplers/many-peptides-md"
-NPZ_KEYS = ("positions", "tica_projection", "tica_mean", "tica_dim")
-SHARDS = Path("webdatasets") / "single_frames"
-
-
-def single_system_name(spec: SystemSpec) -> str:
-    """Published folder name, e.g. ``Ace-A-Nme_300K`` or ``AAA_310K``."""
-    return f"{spec.name}_{int(round(spec.forcefield.temperature_K))}K"
-
-
-def expected_tica_features(system: System) -> int:
-    """C(n_CNS, 2) + 6 (n_res - 1): pairwise C/N/S distances plus sin/cos of phi, psi, omega."""
-    n_cns = sum(e in ("C", "N", "S") for e in system.elements)
-    return comb(n_cns, 2) + 6 * (system.spec.n_residues - 1)
-
-
-def read_subsampled_npz(path: Path, system: System) -> tuple[np.ndarray, TicaProjection]:
-    """Positions (n, N, 3) nm and the TICA model of a ``*_subsampled.npz``, checked against ``system``."""
-    with np.load(path, allow_pickle=False) as npz:
-        missing = [k for k in NPZ_KEYS if k not in npz.files]
-        if missing:
-            raise DataError(f"{path} lacks the keys {missing}; expected {list(NPZ_KEYS)}.")
-        positions, projection, mean, dim = (npz[k] for k in NPZ_KEYS)
-    if positions.ndim != 3 or positions.shape[1:] != (system.n_atoms, 3):
-        raise DataError(f"{path}: positions have shape {positions.shape}, expected (n, {system.n_atoms}, 3) for {system.name}.")
-    n_feat = expected_tica_features(system)
-    if mean.shape != (n_feat,):
-        raise DataError(f"{path}: tica_mean has {mean.shape} features, but {system.name} has {n_feat} TICA features "
-                        f"(C/N/S distances + backbone torsions). The file uses a different atom selection; "
-                        f"download the current version of the data set.")
-    if projection.ndim != 2 or projection.shape[0] != n_feat:
-        raise DataError(f"{path}: tica_projection has shape {projection.shape}, expected ({n_feat}, max_dim).")
-    dim = int(np.asarray(dim).reshape(()))
-    if not 1 <= dim <= projection.shape[1]:
-        raise DataError(f"{path}: tica_dim {dim} is outside 1..{projection.shape[1]}.")
-    return positions, TicaProjection.published(mean, projection, dim)
-
-
-def _atom_keys(topology: app.Topology) -> list[tuple[int, str]]:
-    return [(a.residue.index, a.name) for a in topology.atoms()]
-
-
-def atom_permutation(system: System, pdb_path: Path) -> list[int] | None:
-    """Index into the published atom order for each atom of ``system`` (None if the orders agree).
-
-    Both topologies are read through OpenMM's PDB reader so that atom names are normalised alike.
-    """
-    published = _atom_keys(app.PDBFile(str(pdb_path)).topology)
-    ours = _atom_keys(app.PDBFile(io.StringIO(to_pdb_string(system))).topology)
-    if len(published) != len(ours):
-        raise DataError(f"{pdb_path} has {len(published)} atoms, but {system.name} has {len(ours)}.")
-    where = {key: i for i, key in enumerate(published)}
-    if set(where) != set(ours):
-        diff = sorted(set(ours) ^ set(where))[:6]
-        raise DataError(f"{pdb_path}: atom names differ from the {system.name} topology built here (e.g. {diff}).")
-    perm = [where[key] for key in ours]
-    return None if perm == list(range(len(perm))) else perm
-
-
-def _check_positions(path: Path, system: System) -> None:
-    arr = np.load(path, mmap_mode="r", allow_pickle=False)
-    if arr.ndim != 3 or arr.shape[1:] != (system.n_atoms, 3) or arr.dtype.kind != "f":
-        raise DataError(f"{path}: array of shape {arr.shape} / {arr.dtype}, expected float (frames, {system.n_atoms}, 3).")
+#: Bytes of each training shard hashed for its fingerprint (full hashes of ~TB of shards are not computed).
+FINGERPRINT_BYTES = 1 << 20
 
 
 def _install(task: Task, spec: SystemSpec, sources: dict[str, Path], root: Path | None, replace: bool,
@@ -129,8 +58,6 @@ def _install(task: Task, spec: SystemSpec, sources: dict[str, Path], root: Path 
 
 def import_single_system(task: Task, spec: SystemSpec, src_root: Path, root: Path | None = None, replace: bool = False) -> Path:
     """Import ``{src_root}/{seq}_{T}K/`` of the single-system data set."""
-    from benchmark.data.generate import standardization_std
-
     name = single_system_name(spec)
     base = Path(src_root) / name
     sources = {role: base / f"{name}_{role}.npy" for role in ("train", "val", "test")}
@@ -140,7 +67,7 @@ def import_single_system(task: Task, spec: SystemSpec, src_root: Path, root: Pat
         raise DataError(f"Missing published files {missing}; expected the layout {name}/{name}_{{train,val,test}}.npy + {name}.pdb.")
     system = spec.build()
     for role in ("train", "val", "test"):
-        _check_positions(sources[role], system)
+        check_positions_file(sources[role], system)
     perm = atom_permutation(system, sources["pdb"])
     train = np.load(sources["train"], allow_pickle=False)
     return _install(task, spec, sources, root, replace, atom_permutation=perm, std_nm=standardization_std(train),
@@ -201,43 +128,40 @@ def import_task(task: Task, src_root: Path, root: Path | None = None, replace: b
     return out
 
 
+def _fingerprint(path: Path) -> dict:
+    with open(path, "rb") as fh:
+        head = hashlib.sha256(fh.read(FINGERPRINT_BYTES)).hexdigest()
+    return {"bytes": path.stat().st_size, "sha256_first_MiB": head}
+
+
+def _training_sequences(src_root: Path) -> list[str] | None:
+    """Training peptides named by ``pdb_tarfiles/train.tar`` (member ``train/{SEQ}.pdb``), if present."""
+    tar_path = Path(src_root) / "pdb_tarfiles" / "train.tar"
+    if not tar_path.is_file():
+        return None
+    with tarfile.open(tar_path) as tar:
+        return sorted(Path(m.name).name.split(".", 1)[0] for m in tar.getmembers() if m.isfile() and m.name.endswith(".pdb"))
+
+
 def register_training_shards(src_root: Path, root: Path | None = None) -> Path:
     """Record where the webdataset shards are (they are read in place, not copied: they are large).
 
-    The manifest lists every shard with its size; hashing terabytes is left out on purpose.
+    The manifest lists every shard with its size and the sha256 of its first MiB (a fingerprint:
+    hashing terabytes in full is left out on purpose), and the training sequences if the copy has
+    ``pdb_tarfiles/train.tar``. Frames are read in the published atom order, the tLEaP order that
+    bgbench's topology follows by construction (benchmark/systems/builder.py, step 4).
     """
     shard_dir = (Path(src_root) / SHARDS).resolve()
     shards = sorted(shard_dir.glob("*.tar"))
     if not shards:
         raise DataError(f"No *.tar shards in {shard_dir}.")
-    folder = corpus_dir("paper", root)
+    folder = store.corpus_dir("paper", root)
     folder.mkdir(parents=True, exist_ok=True)
-    import json
-
-    manifest = {"source": "published", "hub_repo": MANY_REPO, "shard_dir": str(shard_dir),
-                "shards": {p.name: p.stat().st_size for p in shards}, "software": store.software_versions()}
+    manifest = {"source": "published", "tier": "paper", "hub_repo": MANY_REPO, "shard_dir": str(shard_dir),
+                "shards": {p.name: _fingerprint(p) for p in shards}, "sequences": _training_sequences(src_root),
+                "atom_order": "published (tLEaP) order = bgbench topology order", "software": store.software_versions()}
     atomic_write_text(folder / store.MANIFEST, json.dumps(manifest, indent=2, sort_keys=True) + "\n")
     return folder
-
-
-def iter_shards(paths: list[Path]) -> Iterator[tuple[str, np.ndarray]]:
-    """(sequence, (T, N, 3) float32 nm) for each run of consecutive same-sequence frames in the shards."""
-    for path in paths:
-        with tarfile.open(path) as tar:
-            seq, frames = None, []
-            for member in tar:
-                if not (member.isfile() and member.name.endswith(".bin")):
-                    continue
-                key = os.path.basename(member.name)[: -len(".bin")]
-                s = key.split("_", 1)[0]
-                frame = np.frombuffer(tar.extractfile(member).read(), dtype="<f4").reshape(-1, 3)
-                if s != seq or (frames and frames[0].shape != frame.shape):
-                    if frames:
-                        yield seq, np.stack(frames)
-                    seq, frames = s, []
-                frames.append(frame)
-            if frames:
-                yield seq, np.stack(frames)
 
 
 def hub_reachable(timeout: float = 3.0) -> bool:

@@ -1,4 +1,8 @@
-"""What evaluation reads: the reference set of one system, with provenance, checked on load."""
+"""What evaluation reads: the reference set of one system, with provenance, checked on load.
+
+Readers only: nothing here makes data (that is ``generate`` and ``published``), so evaluation
+code can import this module without pulling in the MD engine or the hub client.
+"""
 
 from __future__ import annotations
 
@@ -8,13 +12,14 @@ from pathlib import Path
 import numpy as np
 
 from benchmark.data import store
+from benchmark.data.corpus import corpus_std
+from benchmark.data.formats import (
+    PUBLISHED_TRANSFER_STD, load_positions, local_settings_record, read_subsampled_npz, stride_subsample,
+)
 from benchmark.errors import DataError
 from benchmark.metrics.tica import TicaProjection
 from benchmark.systems import SystemSpec
 from benchmark.tasks.registry import Task
-
-#: Standardisation scale of the published transferable models (up_to_8aa data config), nm.
-PUBLISHED_TRANSFER_STD = 0.35
 
 
 @dataclass
@@ -26,7 +31,7 @@ class ReferenceData:
     system: str
     source: str  # "local-md" or "published"
     eval_positions: np.ndarray  # (n, N, 3) nm
-    test_positions: np.ndarray  # (T, N, 3) nm, time order
+    test_positions: np.ndarray  # (T, N, 3) nm, trajectories concatenated in time order
     tica: TicaProjection | None  # the published TICA model (ManyPeptidesMD), else None
     std: float  # nm
     manifest: dict
@@ -37,7 +42,7 @@ class ReferenceData:
         name = self.manifest.get("roles", {}).get(role)
         if name is None or self.folder is None:
             raise DataError(f"No {role} split is stored for {self.system} ({self.source} data of task {self.task}).")
-        return _load_positions(self.folder / name, self._perm)
+        return load_positions(self.folder / name, self._perm)
 
     def train_positions(self) -> np.ndarray:
         return self._role("train")
@@ -45,18 +50,16 @@ class ReferenceData:
     def val_positions(self) -> np.ndarray:
         return self._role("val")
 
+    @property
+    def test_trajectories(self) -> list[np.ndarray]:
+        """The test split cut into its independent trajectories (one per MD replica; one if unknown).
 
-def _load_positions(path: Path, perm: np.ndarray | None) -> np.ndarray:
-    x = np.load(path, allow_pickle=False)
-    return x if perm is None else x[:, perm]
-
-
-def stride_subsample(test: np.ndarray, n_eval: int) -> np.ndarray:
-    """Frames 0, s, 2s, ... with s = floor(T / n_eval), first n_eval kept (the published rule)."""
-    stride = len(test) // n_eval
-    if stride == 0:
-        raise DataError(f"The test split has {len(test)} frames, fewer than the {n_eval} evaluation samples.")
-    return test[::stride][:n_eval]
+        Time-lagged statistics (the TICA fit) must not pair frames across two replicas.
+        """
+        lengths = self.manifest.get("segments", {}).get("test")
+        if not lengths:
+            return [self.test_positions]
+        return np.split(self.test_positions, np.cumsum(lengths)[:-1])
 
 
 def missing_hint(task: Task, tier: str) -> str:
@@ -86,7 +89,7 @@ def load_training_positions(task: Task, tier: str, system: SystemSpec, data_dir:
     """Training frames (T, N, 3) nm of one system: reads the train split only, hash-checked."""
     path, _, manifest = _training_file(task, tier, system, data_dir)
     perm = np.asarray(manifest["atom_permutation"]) if manifest.get("atom_permutation") is not None else None
-    return _load_positions(path, perm)
+    return load_positions(path, perm)
 
 
 def training_data_hash(task: Task, tier: str, system: SystemSpec, data_dir: Path | None = None) -> str:
@@ -105,25 +108,23 @@ def load_reference(task: Task, tier: str, system: SystemSpec, data_dir: Path | N
         raise DataError(f"Reference data in {folder} is stale: made for task version {manifest.get('task_version')}, "
                         f"task {task.name} is now version {task.version}. {hint}")
     protocol = task.protocol(tier)
-    if manifest["source"] == "local-md":
-        from benchmark.data.generate import settings_record
-
-        if manifest.get("settings") != settings_record(system, protocol.local_md):
-            raise DataError(f"Reference data in {folder} is stale: its MD settings differ from task {task.name}'s. "
-                            f"Run `bgbench data prepare {task.name} --tier {tier}` to regenerate it.")
+    if manifest["source"] == "local-md" and manifest.get("settings") != local_settings_record(system, protocol.local_md):
+        raise DataError(f"Reference data in {folder} is stale: its MD settings differ from task {task.name}'s. "
+                        f"Run `bgbench data prepare {task.name} --tier {tier}` to regenerate it.")
     store.verify_files(folder, manifest, f"Delete {folder} and {hint[0].lower()}{hint[1:]}")
 
     perm = np.asarray(manifest["atom_permutation"]) if manifest.get("atom_permutation") is not None else None
     roles = manifest["roles"]
     tica = None
     if "npz" in roles:  # published ManyPeptidesMD evaluation file
-        from benchmark.data.published import read_subsampled_npz
-
         test, tica = read_subsampled_npz(folder / roles["npz"], system.build())
-        test = test if perm is None else test[:, perm]
+        if perm is not None:
+            test = test[:, perm]
+            # the published model was fitted on features of the file's atom order: compute them in that order
+            tica = tica.in_atom_order(np.argsort(perm))
         eval_positions = test[: protocol.n_eval_samples]
     else:
-        test = _load_positions(folder / roles["test"], perm)
+        test = load_positions(folder / roles["test"], perm)
         eval_positions = stride_subsample(test, protocol.n_eval_samples)
     return ReferenceData(task=task.name, tier=tier, system=system.name, source=manifest["source"],
                          eval_positions=eval_positions, test_positions=test, tica=tica,
@@ -135,11 +136,12 @@ def _std(task: Task, tier: str, manifest: dict, data_dir: Path | None) -> float:
         return float(manifest["std_nm"])
     if tier == "paper":
         return PUBLISHED_TRANSFER_STD
-    from benchmark.data.corpus import corpus_std
-
     return corpus_std(tier, data_dir)
 
 
 def content_hashes(ref: ReferenceData) -> dict[str, str]:
     """sha256 of every file behind ``ref`` (what a result record stores)."""
     return {Path(name).name: info["sha256"] for name, info in ref.manifest.get("files", {}).items()}
+
+
+__all__ = ["ReferenceData", "content_hashes", "load_reference", "missing_hint"]

@@ -14,6 +14,7 @@ import hashlib
 import json
 import os
 import platform
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -24,11 +25,27 @@ from benchmark.io import atomic_write_text
 from benchmark.paths import data_dir
 
 MANIFEST = "manifest.json"
+WORK = ".work"
 
 
 def system_dir(task: str, tier: str, system: str, root: Path | None = None) -> Path:
     """Folder of one (task, tier, system); system names are used verbatim (they are file-safe)."""
     return (root or data_dir()) / task / tier / system
+
+
+def corpus_dir(tier: str, root: Path | None = None) -> Path:
+    """Folder of a tier's training corpus (the quick corpus, or the registration of the published shards)."""
+    return (root or data_dir()) / "corpus" / tier
+
+
+def scratch_dir(folder: Path) -> Path:
+    """Scratch folder of an unfinished generation inside ``folder`` (segments that let a killed run resume)."""
+    return folder / WORK
+
+
+def clear_scratch(folder: Path) -> None:
+    """Forget every unfinished segment of ``folder``: the next generation starts from scratch."""
+    shutil.rmtree(scratch_dir(folder), ignore_errors=True)
 
 
 def sha256_file(path: Path, block: int = 1 << 20) -> str:
@@ -108,8 +125,6 @@ def next_version(folder: Path) -> Path:
 
 def commit_version(folder: Path, version: Path, names: list[str], **fields: Any) -> dict:
     """Write the manifest naming ``version``'s files (the atomic switch), then drop older versions."""
-    import shutil
-
     manifest = write_manifest(folder, [f"{version.name}/{n}" for n in names], **fields)
     for old in folder.glob("v*"):
         if old.is_dir() and old != version:

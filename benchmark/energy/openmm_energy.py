@@ -66,6 +66,17 @@ class OpenMMEnergy(TargetEnergy):
         self.n_atoms = system.n_atoms
         self.kT_kJ_per_mol = system.kT_kJ_per_mol
         self.system_name = system.name
+        self.threads = int(threads) if self.platform_name == "CPU" else 1
+
+    def describe(self) -> dict:
+        """Reference is double precision throughout; CPU computes nonbonded and GB terms in single precision."""
+        return {
+            "backend": "openmm",
+            "precision": "float64" if self.platform_name == "Reference" else "mixed",
+            "platform": self.platform_name,
+            "threads": self.threads,
+            "openmm": openmm.version.full_version,
+        }
 
     def _evaluate(self, x, forces: bool) -> tuple[np.ndarray, np.ndarray | None]:
         pos = as_positions(x, self.n_atoms)

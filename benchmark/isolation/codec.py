@@ -64,9 +64,7 @@ def _protocol_from_data(data: dict) -> Protocol:
     data = dict(data)
     md = data.get("local_md")
     if md is not None:
-        md = dict(md)
-        md["split_fractions"] = tuple(md["split_fractions"])
-        data["local_md"] = LocalMD(**md)
+        data["local_md"] = LocalMD(**{k: tuple(v) if isinstance(v, list) else v for k, v in md.items()})
     for key in ("budgets", "seeds", "metrics"):
         data[key] = tuple(data[key])
     if data.get("systems") is not None:

@@ -125,24 +125,4 @@ class LocalExecutor(Executor):
             self._pool = None
 
 
-def make_executor(name: str, **options) -> Executor:
-    """The executor called ``name`` ("local", "slurm" or "ray") with its options."""
-    if name == "local":
-        return LocalExecutor(workers=options.get("workers") or 1)
-    if name not in ("slurm", "ray"):
-        raise ValueError(f"Unknown executor {name!r}: local, slurm or ray.")
-    try:
-        if name == "slurm":
-            from benchmark.launch.slurm import SubmititExecutor
-
-            return SubmititExecutor(**options)
-        from benchmark.launch.ray_executor import RayExecutor
-
-        return RayExecutor(**options)
-    except ImportError as err:
-        raise BgbenchError(f"--executor {name} needs {err.name}: pip install -e '.[cluster]'.") from err
-    except RuntimeError as err:  # submitit finds no SLURM here
-        raise BgbenchError(f"--executor {name}: {err} (--submitit-cluster local runs the same jobs here)") from err
-
-
-__all__ = ["Executor", "LocalExecutor", "code_on_pythonpath", "code_root", "lost", "make_executor"]
+__all__ = ["Executor", "LocalExecutor", "code_on_pythonpath", "code_root", "lost"]

@@ -57,7 +57,7 @@ def featurize(positions: np.ndarray, energies: np.ndarray, system, tica: TicaPro
         np.asarray(energies, dtype=np.float64),
         torus_angles(positions, system),
         dihedral_sincos(positions, system),
-        tica.transform(tica_features(positions, system)),
+        tica.project(positions, system),
     )
 
 
@@ -133,8 +133,11 @@ class Evaluator:
         if published is not None:
             self.tica = published
         else:
-            test = as_numpy_positions(reference.test_positions, system.n_atoms, "reference test_positions")
-            self.tica = fit_tica(tica_features(test, system), TICA_LAGTIME, TICA_DIM)
+            # one feature array per independent trajectory: lagged pairs never span two MD replicas
+            trajectories = getattr(reference, "test_trajectories", None) or [reference.test_positions]
+            features = [tica_features(as_numpy_positions(t, system.n_atoms, "reference test_positions"), system)
+                        for t in trajectories]
+            self.tica = fit_tica(features, TICA_LAGTIME, TICA_DIM)
         self.centres = chiral_centres(system)
         self._reference: FeatureSet | None = None
         self._scored: dict[str, FeatureSet] = {}  # features of the sets scored last, for plots

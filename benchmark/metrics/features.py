@@ -44,9 +44,15 @@ def dihedral_sincos(positions: np.ndarray, system) -> np.ndarray:
     return np.concatenate(blocks, axis=1)
 
 
-def tica_atom_indices(system) -> np.ndarray:
-    """Indices of all C, N and S atoms (side chains included), in topology order."""
-    return np.array([i for i, e in enumerate(system.elements) if e in TICA_ELEMENTS], dtype=np.int64)
+def tica_atom_indices(system, atom_order=None) -> np.ndarray:
+    """Indices of all C, N and S atoms (side chains included), in topology order or in ``atom_order``.
+
+    ``atom_order`` lists bgbench atom indices in another file's order (a published topology whose
+    atoms are ordered differently); the selection then follows that order, as the published
+    features did.
+    """
+    order = range(len(system.elements)) if atom_order is None else atom_order
+    return np.array([i for i in order if system.elements[i] in TICA_ELEMENTS], dtype=np.int64)
 
 
 def tica_feature_dim(system) -> int:
@@ -56,13 +62,15 @@ def tica_feature_dim(system) -> int:
     return n * (n - 1) // 2 + 2 * k
 
 
-def tica_features(positions: np.ndarray, system) -> np.ndarray:
+def tica_features(positions: np.ndarray, system, atom_order=None) -> np.ndarray:
     """Published TICA features (B, F): pairwise C/N/S distances (upper triangle, row-major), then sin/cos blocks.
 
-    Dihedrals on the C/N/S slice are the full-atom backbone dihedrals (all their atoms are C or N).
+    Positions are in bgbench's atom order; ``atom_order`` (see ``tica_atom_indices``) gives the atom
+    order in which the distances are listed. Dihedrals on the C/N/S slice are the full-atom backbone
+    dihedrals (all their atoms are C or N), listed by residue whatever the atom order.
     """
     x = np.asarray(positions, dtype=np.float64)
-    sel = tica_atom_indices(system)
+    sel = tica_atom_indices(system, atom_order)
     i, j = np.triu_indices(len(sel), k=1)
     ai, aj = sel[i], sel[j]
     out = np.empty((len(x), len(ai)), dtype=np.float64)

@@ -1,7 +1,9 @@
 """Harness samplers: reweight a ProposalMethod's proposals inside the energy budget.
 
-``make_sampler("snis" | "smc" | "smc-mala", **overrides)`` builds one; presets carry the
-published settings (flows-and-protocol spec §3.5) and ``settings()`` reports every value. On a
+``make_sampler("snis" | "smc" | "smc-mala" | "ar-smc", **overrides)`` builds one; presets carry the
+published settings (flows-and-protocol spec §3.5, autoregressive spec 7) and ``settings()`` reports
+every value. "ar-smc" (autoregressive twisted SMC) needs a method with per-token conditionals and
+budgeted prefix energies from the runner (``Sampler.uses_prefix_energies``). On a
 single-system task ``sampler_for`` replaces the transferable "smc" preset by SBG's published
 per-system settings (sbg.py).
 """
@@ -12,6 +14,7 @@ from typing import Any
 
 from benchmark.adapter import SourceFacts
 from benchmark.errors import UnknownNameError
+from benchmark.sampling.ar_smc import ARSMCSampler
 from benchmark.sampling.base import Sampler, SamplerError
 from benchmark.sampling.sbg import SBG_SMC
 from benchmark.sampling.smc import SMCSampler
@@ -25,6 +28,7 @@ PRESETS: dict[str, tuple[type[Sampler], dict[str, Any]]] = {
         SMCSampler,
         {"init_eps": 5e-4, "num_annealing_steps": 50, "use_metropolis": True, "adaptive_step_size": True},
     ),
+    "ar-smc": (ARSMCSampler, {}),
 }
 
 
@@ -100,5 +104,5 @@ def sampler_for(name: str, options: dict[str, Any], facts: SourceFacts, transfer
     return sampler
 
 
-__all__ = ["PRESETS", "SMCSampler", "SNISSampler", "Sampler", "SamplerError", "TASK_PRESETS", "check_options",
-           "make_sampler", "sampler_for", "settings_from_facts", "task_preset"]
+__all__ = ["ARSMCSampler", "PRESETS", "SMCSampler", "SNISSampler", "Sampler", "SamplerError", "TASK_PRESETS",
+           "check_options", "make_sampler", "sampler_for", "settings_from_facts", "task_preset"]

@@ -30,6 +30,9 @@ class Sampler(ABC):
     """A reweighting sampler applied by the harness to a ProposalMethod."""
 
     name: ClassVar[str]
+    #: True for samplers that score prefixes (ar-smc): the runner then passes ``prefix_energy``, a
+    #: factory of budgeted partial energies on the system's meter, to ``run``.
+    uses_prefix_energies: ClassVar[bool] = False
 
     def settings(self) -> dict:
         """Every setting of the sampler (recorded in the result record)."""

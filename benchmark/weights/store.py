@@ -9,6 +9,13 @@ exclusive lock on it, so concurrent runs never collide: the second waits and the
 Entry files: ``weights.safetensors`` (final weights, loaded without unpickling), ``checkpoint.pt``
 (resumable training state: model, optimizer, schedule, RNG, step; plain tensors and numbers, loaded
 with ``weights_only=True``), ``manifest.json``, ``.lock``.
+
+Shipped entries: a read-only root inside the repository (``SHIPPED_ROOT``, laid out like ``local/``:
+``<method>/<key folder>/`` with ``manifest.json`` and ``weights.safetensors``) is searched after the
+local store, so a fresh clone can run a method without training it first. A shipped entry is found
+only under exactly the key a trained one would have (method, config, task, tier, subject, seed and
+the training data's content hash), its weights are sha256-checked like any entry's, and it is never
+written. ``ship(entry)`` copies a finished local entry there (weights and manifest only).
 """
 
 from __future__ import annotations
@@ -37,6 +44,8 @@ WEIGHTS_FILE = "weights.safetensors"
 CHECKPOINT_FILE = "checkpoint.pt"
 MANIFEST_FILE = "manifest.json"
 LOCK_FILE = ".lock"
+#: Weights committed to the repository; see the module docstring and baselines/shipped_weights/README.md.
+SHIPPED_ROOT = Path(__file__).resolve().parents[2] / "baselines" / "shipped_weights"
 
 
 class WeightsError(BgbenchError):
@@ -224,22 +233,51 @@ class WeightsEntry:
         }
 
 
+class ShippedEntry(WeightsEntry):
+    """A finished entry committed to the repository: read-only (nothing is locked or written)."""
+
+    shipped = True
+
+    @contextlib.contextmanager
+    def lock(self, wait_message: bool = True) -> Iterator["WeightsEntry"]:
+        yield self
+
+    def _refuse(self, *args: Any, **kwargs: Any) -> None:
+        raise WeightsError(f"{self.folder} is a shipped (read-only) weights entry; it is never written.")
+
+    save_checkpoint = save_weights = remove = _refuse  # type: ignore[assignment]
+
+    def describe(self) -> dict[str, Any]:
+        return {**super().describe(), "source": "shipped"}
+
+
 def _now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
 class WeightsStore:
-    """All weights under one root: ``local/<method>/<key folder>`` and ``published/<name>``."""
+    """All weights under one root: ``local/<method>/<key folder>`` and ``published/<name>``; then the
+    read-only ``shipped`` root (None: none)."""
 
-    def __init__(self, root: Path | None = None):
+    def __init__(self, root: Path | None = None, shipped: Path | None = SHIPPED_ROOT):
         self.root = Path(root) if root is not None else default_weights_dir()
+        self.shipped = Path(shipped) if shipped is not None else None
 
     def entry(self, key: WeightsKey) -> WeightsEntry:
-        return WeightsEntry(self.root / "local" / _slug(key.method) / key.folder_name, key)
+        """The local entry of ``key``; a shipped one instead when only that one is complete."""
+        local = WeightsEntry(self.root / "local" / _slug(key.method) / key.folder_name, key)
+        if local.complete or self.shipped is None:
+            return local
+        shipped = ShippedEntry(self.shipped / _slug(key.method) / key.folder_name)
+        if shipped.complete and shipped.manifest.get("key") == key.to_dict():
+            return shipped
+        return local
 
     def entries(self) -> list[WeightsEntry]:
         found = [WeightsEntry(p.parent) for p in sorted(self.root.glob("local/*/*/" + MANIFEST_FILE))]
         found += [WeightsEntry(p.parent) for p in sorted(self.root.glob("published/*/" + MANIFEST_FILE))]
+        if self.shipped is not None:
+            found += [ShippedEntry(p.parent) for p in sorted(self.shipped.glob("*/*/" + MANIFEST_FILE))]
         return found
 
     def find(self, prefix: str) -> WeightsEntry:
@@ -252,7 +290,20 @@ class WeightsStore:
         return matches[0]
 
 
+def ship(entry: WeightsEntry, root: Path = SHIPPED_ROOT) -> ShippedEntry:
+    """Copy a finished entry's weights and manifest (not its training checkpoint) into a shipped root."""
+    if not entry.complete:
+        raise WeightsError(f"{entry.folder} has no finished weights to ship.")
+    target = Path(root) / entry.folder.parent.name / entry.folder.name
+    target.mkdir(parents=True, exist_ok=True)
+    weights = entry.verify(WEIGHTS_FILE)
+    atomic_write_bytes(target / WEIGHTS_FILE, weights.read_bytes())
+    manifest = {**entry.manifest, "files": {WEIGHTS_FILE: entry.manifest["files"][WEIGHTS_FILE]}, "shipped_from": str(entry.folder)}
+    atomic_write_text(target / MANIFEST_FILE, json.dumps(manifest, indent=2, sort_keys=True, default=str) + "\n")
+    return ShippedEntry(target)
+
+
 __all__ = [
-    "CHECKPOINT_FILE", "MANIFEST_FILE", "WEIGHTS_FILE", "WeightsEntry", "WeightsError", "WeightsKey", "WeightsStore",
-    "default_weights_dir", "sha256_file",
+    "CHECKPOINT_FILE", "MANIFEST_FILE", "SHIPPED_ROOT", "WEIGHTS_FILE", "ShippedEntry", "WeightsEntry", "WeightsError",
+    "WeightsKey", "WeightsStore", "default_weights_dir", "sha256_file", "ship",
 ]

@@ -32,8 +32,8 @@ def test_paper_sampling_temperatures_and_bins_are_the_published_ones():
         "haar", True, 0.05, 1.0, 0.0)
 
 
-def test_paper_presets_train_with_haar_rotations():
-    assert {c.pose for c in PAPER_CONFIGS.values()} == {"haar"}
+def test_every_preset_trains_with_haar_rotations():
+    assert {c.pose for c in (*PAPER_CONFIGS.values(), *QUICK_CONFIGS.values())} == {"haar"}
 
 
 def test_overrides_apply_and_unknown_keys_fail():

@@ -10,8 +10,7 @@ import torch
 
 import baselines.arbg.method as arbg_method
 from baselines.arbg import ARBG
-from baselines.arbg.binning import UniformBinning
-from baselines.arbg.method import clip_census
+from baselines.arbg.binning import UniformBinning, clip_census
 from benchmark.adapter import RunContext
 from benchmark.errors import BgbenchError
 from benchmark.tasks import get_task
@@ -173,7 +172,7 @@ def test_a_run_records_the_method_diagnostics_and_parameters(tmp_path):
     from benchmark.tasks.protocol import LocalMD
 
     base = get_task("ALDP")
-    md = LocalMD(length_ns=0.004, frame_interval_steps=10, warmup_steps=200)
+    md = LocalMD(replicas=(2, 1, 1), frames_per_replica=120, frame_interval_steps=10, warmup_steps=200)
     quick = dataclasses.replace(base.protocol("quick"), n_eval_samples=40, budgets=(60,), local_md=md)
     task = dataclasses.replace(base, name="TINYARBG", protocols={**base.protocols, "quick": quick})
     generate.prepare_task(task, "quick", root=tmp_path / "data", progress=False)

@@ -13,9 +13,10 @@ import pytest
 import torch
 
 from benchmark.cli import main
-from benchmark.data import content_hashes, iter_training_corpus, load_reference, store
-from benchmark.data.published import expected_tica_features, fetch_task, import_task
+from benchmark.data import content_hashes, load_reference, open_training_corpus, store
+from benchmark.data.published import fetch_task, import_task
 from benchmark.errors import DataError
+from benchmark.metrics.features import tica_feature_dim
 from benchmark.systems import to_pdb_string
 from benchmark.tasks import get_task
 
@@ -94,10 +95,14 @@ def test_single_system_wrong_atom_count_refused(single_root, tmp_path):
         import_task(get_task("ALDP"), src, tmp_path / "cache", progress=False)
 
 
-def test_expected_tica_feature_counts():
-    # numbers from the published table (flows-and-protocol.md 1.2.8): AA 28 + 6, ARIP 351 + 18
-    assert expected_tica_features(get_task("2AA").system("AA").build()) == 34
-    assert expected_tica_features(get_task("4AA").system("ARIP").build()) == 369
+@pytest.mark.parametrize("task,system,expected", [
+    ("2AA", "AA", 34),  # flows-and-protocol.md 1.2.8: 8 C/N/S atoms -> 28 + 6
+    ("4AA", "ARIP", 369),  # 27 C/N/S atoms -> 351 + 18
+    ("ALDP", "Ace-A-Nme", 32),  # capped: 8 C/N/S -> 28, + sin/cos of 1 phi and 1 psi; no omega (the caps have no CA)
+    ("AL4", "Ace-AAA-Nme", 136),  # capped: 16 C/N/S -> 120, + sin/cos of 3 phi, 3 psi, 2 omega
+])
+def test_tica_feature_counts_follow_the_spec(task, system, expected):
+    assert tica_feature_dim(get_task(task).system(system).build()) == expected
 
 
 def _add_tar(path: Path, members: dict[str, bytes]) -> None:
@@ -129,7 +134,7 @@ def many_root(tmp_path):
         _add_tar(root / "pdb_tarfiles" / f"{split}.tar", {f"{split}/{seq}.pdb": text.encode()})
         ours[seq] = frames(system, 300)
         write_npz(root / "trajectories_subsampled" / split / "2AA" / f"{seq}_subsampled.npz", ours[seq][:, order],
-                  expected_tica_features(system))
+                  tica_feature_dim(system))
     _add_tar(root / "pdb_tarfiles" / "train.tar", {"train/GG.pdb": b"END\n"})
     shard_frames = {"ES": RNG.standard_normal((3, 35, 3)).astype("<f4"), "WLEN": RNG.standard_normal((2, 80, 3)).astype("<f4")}
     _add_tar(root / "webdatasets" / "single_frames" / "0000.tar",
@@ -156,10 +161,12 @@ def test_many_peptides_import_and_load(many_root, tmp_path):
         np.testing.assert_allclose(ref.tica.transform(feats), manual)
         with pytest.raises(DataError, match="No train split"):
             ref.train_positions()
-    got = list(iter_training_corpus("paper", cache))
-    assert [s for s, _ in got] == ["ES", "WLEN"]
-    np.testing.assert_array_equal(got[0][1], shard_frames["ES"])
-    np.testing.assert_array_equal(got[1][1], shard_frames["WLEN"])
+    corpus = open_training_corpus("paper", cache)
+    got = list(corpus)
+    assert [e.sequence for e in got] == ["ES", "WLEN"] and corpus.std_nm == 0.35 and corpus.sequences == ["GG"]
+    np.testing.assert_array_equal(got[0].frames, shard_frames["ES"])
+    np.testing.assert_array_equal(got[1].frames, shard_frames["WLEN"])
+    assert corpus.describe()["n_shards"] == 2 and len(corpus.content_hash) == 64
 
 
 def test_wrong_tica_dimension_is_refused(many_root, tmp_path):
@@ -176,7 +183,7 @@ def test_changed_published_file_is_noticed(many_root, tmp_path):
     import_task(task, root, cache, progress=False)
     before = load_reference(task, "paper", task.system("AA"), cache).tica.mean
     path = root / "trajectories_subsampled" / "test" / "2AA" / "AA_subsampled.npz"
-    write_npz(path, ours["AA"], expected_tica_features(task.system("AA").build()), seed=1)  # upstream replaced it
+    write_npz(path, ours["AA"], tica_feature_dim(task.system("AA").build()), seed=1)  # upstream replaced it
     with pytest.raises(DataError, match="differ from the cached copy"):
         import_task(task, root, cache, progress=False)
     np.testing.assert_array_equal(load_reference(task, "paper", task.system("AA"), cache).tica.mean, before)
@@ -185,7 +192,7 @@ def test_changed_published_file_is_noticed(many_root, tmp_path):
     # a file changed inside the cache is caught by its hash
     folder = store.system_dir(task.name, "paper", "AA", cache)
     cached = folder / load_reference(task, "paper", task.system("AA"), cache).manifest["roles"]["npz"]
-    write_npz(cached, ours["AA"], expected_tica_features(task.system("AA").build()), seed=2)
+    write_npz(cached, ours["AA"], tica_feature_dim(task.system("AA").build()), seed=2)
     with pytest.raises(DataError, match="corrupt or was changed"):
         load_reference(task, "paper", task.system("AA"), cache)
 
@@ -204,3 +211,34 @@ def test_cli_import_and_info(single_root, tmp_path, capsys):
     out = capsys.readouterr().out
     assert "published" in out and "ok" in out and "Ace-A-Nme_300K_test.npy:" in out
     assert main(["data", "prepare", "ALDP", "--tier", "paper", "--data-dir", cache]) == 2  # paper data is not simulated
+
+
+def test_published_tica_features_are_computed_in_the_published_atom_order(many_root, tmp_path):
+    """The published TICA model was fitted on features of the file's atom order, not bgbench's."""
+    import mdtraj as md
+
+    from benchmark.metrics.features import tica_features
+
+    task, root, _, _ = many_root
+    import_task(task, root, tmp_path / "cache", progress=False)
+    system = task.system("AA").build()
+    ref = load_reference(task, "paper", task.system("AA"), tmp_path / "cache")
+    assert ref.manifest["atom_permutation"] is not None  # the fixture's atom order is not bgbench's
+    # independent computation (flows-and-protocol.md 2.4.4) with mdtraj on the published PDB and the file's positions
+    with tarfile.open(root / "pdb_tarfiles" / "test.tar") as tar:
+        (tmp_path / "AA.pdb").write_bytes(tar.extractfile("test/AA.pdb").read())
+    topology = md.load_pdb(str(tmp_path / "AA.pdb")).topology
+    with np.load(root / "trajectories_subsampled" / "test" / "2AA" / "AA_subsampled.npz") as npz:
+        traj = md.Trajectory(npz["positions"][:5], topology)
+        mean, projection, dim = npz["tica_mean"], npz["tica_projection"], int(npz["tica_dim"])
+    sliced = traj.atom_slice(topology.select("symbol == C or symbol == N or symbol == S"))
+    pairs = [(i, j) for i in range(sliced.n_atoms) for j in range(i + 1, sliced.n_atoms)]
+    blocks = [md.compute_distances(sliced, pairs)]
+    for fn in (md.compute_phi, md.compute_psi, md.compute_omega):
+        angles = fn(sliced)[1]
+        blocks += [np.sin(angles), np.cos(angles)]
+    expected = (np.concatenate(blocks, axis=1) - mean) @ projection[:, :dim]
+    np.testing.assert_allclose(ref.tica.project(ref.eval_positions[:5], system), expected, atol=1e-4)
+    # features in bgbench's order would give other coordinates (what the projection used to be applied to)
+    wrong = ref.tica.transform(tica_features(ref.eval_positions[:5], system))
+    assert np.abs(wrong - expected).max() > 1e-2

@@ -20,9 +20,9 @@ N_EVAL = 50
 
 
 def tiny_task():
-    """Two fast capped peptides, ~5000 MD steps of reference data each, 50 evaluation samples, budget 300."""
+    """Two fast capped peptides, ~5000 MD steps of reference data (4 replicas, longer than the TICA lag) each, 50 evaluation samples, budget 300."""
     base = get_task("ALDP")
-    md = LocalMD(length_ns=0.005, frame_interval_steps=10, warmup_steps=200)
+    md = LocalMD(replicas=(2, 1, 1), frames_per_replica=120, frame_interval_steps=10, warmup_steps=200)
     quick = dataclasses.replace(base.protocol("quick"), n_eval_samples=N_EVAL, budgets=(300,), local_md=md)
     systems = (base.systems[0], SystemSpec("Ace-AA-Nme", "AA", CAPPED, AMBER99SBILDN_OBC.with_friction(1.0)))
     return dataclasses.replace(base, name="TINY", systems=systems, protocols={**base.protocols, "quick": quick})
