@@ -51,6 +51,8 @@ BUILTIN_METHODS: dict[str, Builtin] = {
     "arbg": Builtin("baselines.arbg:ARBG", "autoregressive", "single-system"),
     "robin": Builtin("baselines.robin:Robin", "autoregressive", "transferable"),
     "tarflow": Builtin("baselines.tarflow:TarFlow", "normalizing flow", "single-system"),
+    "prose": Builtin("baselines.prose:Prose", "normalizing flow", "transferable"),
+    "tarflow-transferable": Builtin("baselines.prose:TransferableTarFlow", "normalizing flow", "transferable"),
 }
 
 

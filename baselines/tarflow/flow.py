@@ -32,6 +32,7 @@ tokens (here: nothing to zero). Neither conditioning nor masks are built here.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import torch
 from torch import nn
@@ -86,20 +87,23 @@ def shift_right(o: torch.Tensor) -> torch.Tensor:
 class MetaBlock(nn.Module):
     """One autoregressive affine block over ``tokens`` tokens of ``in_channels`` features each."""
 
-    def __init__(self, in_channels: int, channels: int, tokens: int, permutation: TokenPermutation, layers: int,
-                 head_dim: int = 64, expansion: int = 4, dropout: float = 0.0):
+    def __init__(self, in_channels: int, channels: int, tokens: int, permutation: TokenPermutation | None, layers: int,
+                 head_dim: int = 64, expansion: int = 4, dropout: float = 0.0,
+                 make_layer: Callable[[], nn.Module] | None = None, pos_embed: nn.Module | None = None):
+        """``make_layer`` and ``pos_embed`` replace the single-system layer and learned position table
+        (a transferable block's seam); ``permutation`` None: the order comes from each call's context."""
         super().__init__()
         if channels % head_dim:
             raise ValueError(f"channels ({channels}) must be a multiple of head_dim ({head_dim})")
         self.in_channels, self.tokens, self.permutation = in_channels, tokens, permutation
         self.heads, self.head_dim = channels // head_dim, head_dim
         self.proj_in = nn.Linear(in_channels, channels)
-        self.pos_embed = LearnedPositions(tokens, channels, init_std=0.01)
-        self.attn_blocks = nn.ModuleList(
-            TransformerBlock(channels, self.heads, head_dim, expansion, dropout, norm="layer", mlp="gelu", causal=True,
-                             qkv_bias=True, out_bias=True)
-            for _ in range(layers)
-        )
+        self.pos_embed = pos_embed if pos_embed is not None else LearnedPositions(tokens, channels, init_std=0.01)
+        if make_layer is None:
+            def make_layer() -> nn.Module:
+                return TransformerBlock(channels, self.heads, head_dim, expansion, dropout, norm="layer", mlp="gelu",
+                                        causal=True, qkv_bias=True, out_bias=True)
+        self.attn_blocks = nn.ModuleList(make_layer() for _ in range(layers))
         self.proj_out = nn.Linear(channels, 2 * in_channels)
         nn.init.zeros_(self.proj_out.weight)
 
@@ -172,7 +176,28 @@ class MetaBlock(nn.Module):
         return order.invert(torch.stack(xs, dim=1)), logdet
 
 
-class TarFlowNet(nn.Module):
+class BlockStack(nn.Module):
+    """A stack of MetaBlocks (``self.blocks``); ``blocks[0]`` acts first in the data -> latent direction.
+    The per-call ``context`` (None for a single system) is handed to every block."""
+
+    blocks: nn.ModuleList
+
+    def run_forward(self, h: torch.Tensor, context: object = None) -> tuple[torch.Tensor, torch.Tensor]:
+        logdet = h.new_zeros(h.shape[0])
+        for block in self.blocks:
+            h, ld = block(h, context)
+            logdet = logdet + ld
+        return h, logdet
+
+    def run_reverse(self, h: torch.Tensor, context: object = None) -> tuple[torch.Tensor, torch.Tensor]:
+        logdet = h.new_zeros(h.shape[0])
+        for block in reversed(self.blocks):
+            h, ld = block.reverse(h, context)
+            logdet = logdet + ld
+        return h, logdet
+
+
+class TarFlowNet(BlockStack):
     """The single-system TarFlow over flat standardized coordinates (B, 3N), atom-major (x1, y1, z1, x2, ...).
 
     ``in_channels`` is the number of features per token: 1 (a token per coordinate, ALDP) or 3 (a
@@ -198,18 +223,12 @@ class TarFlowNet(nn.Module):
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """x (B, 3N) -> z (B, 3N), log|det dz/dx| (B,)."""
-        h, logdet = self._tokens(x), x.new_zeros(x.shape[0])
-        for block in self.blocks:
-            h, ld = block(h)
-            logdet = logdet + ld
+        h, logdet = self.run_forward(self._tokens(x))
         return h.reshape(x.shape), logdet
 
     def reverse(self, z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """z (B, 3N) -> x (B, 3N), log|det dx/dz| (B,)."""
-        h, logdet = self._tokens(z), z.new_zeros(z.shape[0])
-        for block in reversed(self.blocks):
-            h, ld = block.reverse(h)
-            logdet = logdet + ld
+        h, logdet = self.run_reverse(self._tokens(z))
         return h.reshape(z.shape), logdet
 
     def log_prob(self, x: torch.Tensor) -> torch.Tensor:
@@ -228,5 +247,5 @@ def nll_per_dim(model: TarFlowNet, x: torch.Tensor) -> torch.Tensor:
     return -model.log_prob(x).mean() / x.shape[1]
 
 
-__all__ = ["Identity", "MetaBlock", "Reversal", "TarFlowNet", "TokenPermutation", "alternating", "nll_per_dim",
+__all__ = ["BlockStack", "Identity", "MetaBlock", "Reversal", "TarFlowNet", "TokenPermutation", "alternating", "nll_per_dim",
            "normal_log_prob", "shift_right"]
