@@ -287,11 +287,31 @@ def padded_nll(net: TransferableFlow, x: torch.Tensor, context: PeptideContext) 
 class PeptideFlow(nn.Module):
     """One peptide's density from the shared network: flat (B, 3N) standardized coordinates in topology
     order, the interface of the single-system ``TarFlowNet`` (``dim``, ``sample``, ``log_prob``), so
-    the TarFlow method's sampling code serves every peptide."""
+    the TarFlow method's sampling code serves every peptide.
 
-    def __init__(self, net: TransferableFlow, context: PeptideContext, n_atoms: int):
+    The conditioning is computed once and cached in eval mode; in train mode (fine-tuning) it is
+    recomputed every call so the embedder learns too. Switching mode drops the cache.
+    """
+
+    def __init__(self, net: TransferableFlow, encodings: Mapping[str, torch.Tensor],
+                 orderings: Mapping[str, np.ndarray], n_atoms: int):
         super().__init__()
-        self.net, self.context, self.n_atoms, self.dim = net, context, n_atoms, 3 * n_atoms
+        self.net, self.encodings, self.orderings = net, dict(encodings), orderings
+        self.n_atoms, self.dim = n_atoms, 3 * n_atoms
+        self._cached: PeptideContext | None = None
+
+    def train(self, mode: bool = True) -> "PeptideFlow":
+        self._cached = None
+        return super().train(mode)
+
+    @property
+    def context(self) -> PeptideContext:
+        if self.training:
+            return self.net.context(self.encodings, [self.orderings])
+        if self._cached is None:
+            with torch.no_grad():
+                self._cached = self.net.context(self.encodings, [self.orderings])
+        return self._cached
 
     def sample(self, z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         x, lq = self.net.sample(z.reshape(-1, self.n_atoms, 3), self.context)

@@ -28,8 +28,9 @@ from baselines.prose.flow import PROSE_ORDERS, TARFLOW_ORDERS, PeptideFlow, Tran
 from baselines.prose.published import LAYOUTS, PUBLISHED_FILES, PUBLISHED_SIGMA_NM
 from baselines.tarflow.method import TarFlow
 from baselines.tarflow.published import load_published_file
-from baselines.toolkit.coordinates import Standardizer, pad_encodings
+from baselines.toolkit.coordinates import Standardizer, augment, centre, pad_encodings
 from baselines.toolkit.data import CorpusBatches, PaddedBatch
+from baselines.toolkit.self_improve import SelfImproveConfig, self_improve
 from baselines.toolkit.training import TrainingJob, train_or_load
 from benchmark.adapter import RunContext
 from benchmark.errors import BgbenchError
@@ -58,9 +59,7 @@ def peptide_flow(net: TransferableFlow, system: "System") -> PeptideFlow:
         raise BgbenchError(f"{system.name} has {n} atoms; the model holds at most max_tokens = {net.max_tokens}.")
     device = next(net.parameters()).device
     enc = {k: v.to(device) for k, v in pad_encodings([atom_encodings(system)], n).items()}
-    with torch.no_grad():
-        context = net.context(enc, [system.orderings])
-    return PeptideFlow(net, context, n)
+    return PeptideFlow(net, enc, system.orderings, n).eval()
 
 
 def corpus_loss(orderings: dict[str, dict[str, np.ndarray]]):
@@ -147,6 +146,40 @@ class Prose(TarFlow):
     def weights_key(self, ctx: RunContext) -> "WeightsKey":
         """The run's key with the task replaced by "transferable": one corpus model serves every task."""
         return dataclasses.replace(ctx.weights_key(self, "corpus"), task=KEY_TASK)
+
+    # --- self-improvement (spec 3.4) ---------------------------------------------------------------
+    def self_improve(self, system: "System", energy, ctx: RunContext,
+                     cfg: SelfImproveConfig = SelfImproveConfig()) -> list[dict[str, Any]]:
+        """Fine-tune the shared network on one system by self-improvement (toolkit/self_improve.py).
+
+        ``energy`` is the system's target energy on nm positions (pass the run's ``BudgetedEnergy`` so
+        every evaluation is charged to the run's budget); proposals are the current model's, without
+        EMA; buffer batches get a Haar rotation, no CoM noise (spec 3.4). The network is changed in
+        place, so afterwards every system's proposals come from the fine-tuned model. Returns one
+        report per round (ESS of the round's SNIS, energy evaluations, mean loss).
+        """
+        flow, std = self._model(system)
+        gen = torch.Generator().manual_seed(ctx.seed)
+
+        def propose(model: PeptideFlow, n: int) -> tuple[torch.Tensor, torch.Tensor]:
+            xs, lqs = [], []
+            for m in [min(self.cfg.sample_batch_size, n - i) for i in range(0, n, self.cfg.sample_batch_size)]:  # type: ignore[union-attr]
+                x, lq, _ = self._draw(model, m, ctx)  # type: ignore[arg-type]
+                xs.append(x)
+                lqs.append(lq)
+            return torch.cat(xs), torch.cat(lqs)
+
+        def target(x_hat: torch.Tensor) -> torch.Tensor:
+            return torch.as_tensor(energy.energy(std.to_nm(x_hat).cpu()))
+
+        def rotate(x_hat: torch.Tensor, g: torch.Generator) -> torch.Tensor:
+            frames = x_hat.reshape(len(x_hat), -1, 3)
+            return augment(centre(frames), g, rotate=True, add_com_noise=False).flatten(1)
+
+        reports = self_improve(flow, lambda m, x: m.log_prob(x), propose, target, cfg, gen, transform=rotate)
+        for other, _ in self.models.values():
+            other.eval()  # the shared embedder changed: every peptide recomputes its conditioning
+        return reports
 
     # --- what the record says --------------------------------------------------------------------
     def parameter_count(self) -> int | None:

@@ -78,3 +78,26 @@ def test_one_model_serves_every_task_and_counts_its_parameters_once(trained):
     x = 0.3 * torch.randn(3, SYSTEMS[1].build().n_atoms, 3)
     system = SYSTEMS[1].build()
     assert torch.allclose(again.log_q(system, x, ctx8), method.log_q(system, x, ctx), atol=1e-5)
+
+
+def test_self_improvement_on_one_system_charges_the_budget_and_keeps_log_q_exact(tmp_path):
+    from baselines.toolkit.self_improve import SelfImproveConfig
+    from benchmark.energy import make_target_energy
+    from benchmark.energy.budget import BudgetedEnergy
+
+    CorpusContext.corpus = FakeCorpus(("AG", "GPA"), frames=8)
+    method, ctx = make(Prose, tmp_path)
+    torch.manual_seed(0)
+    method.setup(ctx.task, ctx)
+    ga, pak = (s.build() for s in SYSTEMS)
+    before = [p.detach().clone() for p in method.net.parameters()]
+    energy = BudgetedEnergy(make_target_energy(ga), budget=100)
+    cfg = SelfImproveConfig(rounds=2, proposals=12, logw_quantile_filter=None, steps_per_round=2, batch_size=4,
+                            accumulate=1, lr=1e-2)
+    reports = method.self_improve(ga, energy, ctx, cfg)
+    assert [r["round"] for r in reports] == [0, 1, 2] and energy.used == 36 == reports[-1]["energy_evaluations_total"]
+    changed = [not torch.equal(a, b) for a, b in zip(before, method.net.parameters())]
+    assert any(changed) and changed[0]  # the conditioning embedder (first parameters) is fine-tuned too
+    for system in (ga, pak):  # both peptides see the fine-tuned network, exactly
+        x, lq = method.propose(system, 5, ctx)
+        assert torch.allclose(method.log_q(system, x, ctx), lq, atol=1e-3, rtol=1e-5)
