@@ -160,7 +160,7 @@ class SMCSampler(Sampler):
         keep = torch.ones(n, dtype=torch.bool)
         if self.energy_cutoff is not None:
             keep &= et < self.energy_cutoff
-        if self.logw_quantile_filter:
+        if self.logw_quantile_filter and keep.any():  # an empty set has no quantile: the error below says why
             if self.com_adjustment:
                 log_q = log_q - com_adjustment(proposal, self.coordinate_scale)
             logw0 = log_weights(et, log_q)
