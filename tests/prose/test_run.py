@@ -24,7 +24,7 @@ def test_prose_runs_with_snis_and_with_smc(tmp_path, monkeypatch):
     corpus = FakeCorpus(("AG", "GPA", "KAE"), frames=8)
     monkeypatch.setattr(benchmark.data, "open_training_corpus", lambda tier, data_dir=None: corpus, raising=False)
     base = get_task("2AA")
-    md = LocalMD(length_ns=0.004, frame_interval_steps=10, warmup_steps=200)
+    md = LocalMD(replicas=(2, 1, 1), frames_per_replica=60, frame_interval_steps=10, warmup_steps=200)
     quick = dataclasses.replace(base.protocol("quick"), n_eval_samples=40, budgets=(90,), systems=("AA",), local_md=md)
     task = dataclasses.replace(base, name="TINYPROSE", protocols={**base.protocols, "quick": quick})
     generate.prepare_task(task, "quick", root=tmp_path / "data", progress=False)
