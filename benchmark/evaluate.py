@@ -23,6 +23,7 @@ import torch
 
 from benchmark.adapter import Samples
 from benchmark.errors import BgbenchError, InvalidSamplesError
+from benchmark.io import atomic_save_npz
 from benchmark.results import RunRecord, SystemResult
 
 #: Energies in a file may differ from the harness's by this much (kT): single-precision OpenMM is ~1e-3.
@@ -62,8 +63,32 @@ def read_samples_file(path: Path) -> SavedSamples:
     if unknown or "positions" not in data:
         raise BgbenchError(f"{path} must have 'positions' and only the keys {KNOWN_KEYS}; found {sorted(data)}.")
     set_name = str(np.asarray(data.get("set_name", "samples")).reshape(()))
-    opt = {k: np.asarray(data[k], dtype=np.float64) for k in ("log_weights", "energies", "proposal") if k in data}
-    return SavedSamples(np.asarray(data["positions"], dtype=np.float64), set_name, sha256=digest, **opt)
+    opt = {k: _floats(data[k]) for k in ("log_weights", "energies", "proposal") if k in data}
+    return SavedSamples(_floats(data["positions"]), set_name, sha256=digest, **opt)
+
+
+def _floats(x) -> np.ndarray:
+    """Floating arrays keep their precision (a run's float32 sets score exactly as in the run); others become float64."""
+    arr = np.asarray(x)
+    return arr if arr.dtype in (np.float32, np.float64) else arr.astype(np.float64)
+
+
+def saved_sets_dir(record_path: Path) -> Path:
+    """Where ``bgbench run --save-samples`` puts the scored sets of a record: ``<record>.sets/<system>.npz``."""
+    record_path = Path(record_path)
+    return record_path.with_name(record_path.name + ".sets")
+
+
+def write_samples_file(path: Path, samples: Samples) -> Path:
+    """Write the sets a run scored (final set, its log-weights, the proposal) in the layout ``bgbench evaluate`` reads."""
+    arrays = {"positions": samples.positions.detach().cpu().numpy(), "set_name": np.array(samples.set_name)}
+    if samples.log_weights is not None:
+        arrays["log_weights"] = samples.log_weights.detach().cpu().numpy()
+    if samples.proposal is not None:
+        arrays["proposal"] = samples.proposal.detach().cpu().numpy()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    atomic_save_npz(path, **arrays)
+    return path
 
 
 def check_energies(saved: SavedSamples, target, rng: np.random.Generator, n_check: int = ENERGY_CHECKS) -> int:
@@ -87,7 +112,7 @@ def check_energies(saved: SavedSamples, target, rng: np.random.Generator, n_chec
 
 def evaluate_saved(path: Path, task_name: str, system_name: str, tier: str = "quick", *, name: str | None = None,
                    declared_evaluations: int | None = None, fix_chirality: bool = True, seed: int = 0,
-                   data_dir: Path | None = None) -> RunRecord:
+                   data_dir: Path | None = None, platform: str = "auto") -> RunRecord:
     """Score a saved-samples file of one system; a record marked as externally sampled."""
     from benchmark.data import content_hashes, load_reference
     from benchmark.energy import OpenMMEnergy
@@ -101,7 +126,7 @@ def evaluate_saved(path: Path, task_name: str, system_name: str, tier: str = "qu
     saved = read_samples_file(path)
     system = spec.build()
     reference = load_reference(task, tier, spec, data_dir=data_dir)
-    target = OpenMMEnergy(system)
+    target = OpenMMEnergy(system, platform=platform)  # as the runner builds its evaluation energy
     checked = check_energies(saved, target, np.random.default_rng(seed))
     samples = Samples(
         positions=torch.from_numpy(saved.positions), set_name=saved.set_name,
@@ -127,4 +152,4 @@ def evaluate_saved(path: Path, task_name: str, system_name: str, tier: str = "qu
     )
 
 
-__all__ = ["SavedSamples", "check_energies", "evaluate_saved", "read_samples_file"]
+__all__ = ["SavedSamples", "check_energies", "evaluate_saved", "read_samples_file", "saved_sets_dir", "write_samples_file"]

@@ -35,6 +35,7 @@ from benchmark.isolation.codec import RESERVED_SETS, ProtocolViolation, check_na
 from benchmark.isolation.process import RemoteError
 from benchmark.isolation.tamper import CountedTarget, check_meter
 from benchmark.paths import work_dir
+from benchmark.evaluate import saved_sets_dir, write_samples_file
 from benchmark.plot_data import read_plot_data, sidecar_path, write_plot_data
 from benchmark.provenance import environment
 from benchmark.registry import MethodSpec, find_method
@@ -69,6 +70,7 @@ class RunConfig:
     data_dir: Path | None = None
     isolation: str | None = None  # "none", "process" or "sandbox"; default: process for submissions and plugins
     timeout: float | None = None  # wall-clock seconds for setup and for each system (isolated methods only)
+    save_samples: bool = False  # write each system's scored sets for `bgbench evaluate` (saved_sets_dir)
 
 
 def default_output(method_name: str, sampler: str | None, task_name: str, tier: str, budget: int, seed: int) -> Path:
@@ -508,6 +510,9 @@ class Runner:
             times["evaluate"] = time.perf_counter() - t
             stage = "plot data"
             self._write_plot_data(spec.name, evaluator)
+            if self.config.save_samples:
+                stage = "save samples"
+                write_samples_file(saved_sets_dir(self.out) / f"{spec.name}.npz", samples)
         except METHOD_FAILURES as err:  # the method's (or evaluation's) failure is recorded, the run goes on
             log.error("%s failed in %s: %s", spec.name, stage, _error(err))
             log.debug("%s", traceback.format_exc())

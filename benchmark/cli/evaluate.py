@@ -16,7 +16,7 @@ def _evaluate(args: argparse.Namespace) -> int:
 
     record = evaluate_saved(Path(args.samples), args.task, args.system, args.tier, name=args.name,
                             declared_evaluations=args.declared_evaluations, fix_chirality=not args.no_chirality_fix,
-                            data_dir=args.data_dir)
+                            data_dir=args.data_dir, platform=args.platform)
     out = Path(args.out or Path("results") / f"{record.method['name']}-external-{record.task['name']}-"
                                               f"{args.system}-{args.tier}.json")
     if out.exists() and not args.overwrite:
@@ -42,4 +42,5 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--out", default=None)
     p.add_argument("--overwrite", action="store_true")
     p.add_argument("--data-dir", type=Path, default=None)
+    p.add_argument("--platform", default="auto", help="OpenMM platform of the evaluation energy (as bgbench run --platform)")
     p.set_defaults(func=_evaluate)

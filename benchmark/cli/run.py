@@ -39,6 +39,7 @@ def _config(args: argparse.Namespace):
         device=args.device,
         resume=getattr(args, "resume", False),
         overwrite=getattr(args, "overwrite", False),
+        save_samples=getattr(args, "save_samples", False),
         fix_chirality=not getattr(args, "no_chirality_fix", False),
         method_config=_parse_options(args.config),
         platform=getattr(args, "platform", "auto"),
@@ -144,6 +145,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--out", type=Path, default=None, help="record path (default results/<method>-<task>-...json)")
     p.add_argument("--resume", action="store_true", help="skip systems already finished in --out")
     p.add_argument("--overwrite", action="store_true", help="replace an existing record at --out")
+    p.add_argument("--save-samples", action="store_true",
+                   help="also write each system's scored sets to <record>.sets/<system>.npz (input of bgbench evaluate)")
     p.add_argument("--no-chirality-fix", action="store_true", help="score samples without mirroring wrong-handed ones")
     p.add_argument("--platform", default="auto", choices=("auto", "Reference", "CPU"), help="OpenMM platform")
     p.set_defaults(func=_run)
