@@ -9,6 +9,7 @@ import dataclasses
 import pytest
 
 import benchmark.data
+import benchmark.data.corpus
 from benchmark.runner import RunConfig, Runner
 from benchmark.tasks import get_task
 from benchmark.tasks.protocol import LocalMD
@@ -22,12 +23,14 @@ def test_prose_runs_with_snis_and_with_smc(tmp_path, monkeypatch):
     from benchmark.data import generate
 
     corpus = FakeCorpus(("AG", "GPA", "KAE"), frames=8)
-    monkeypatch.setattr(benchmark.data, "open_training_corpus", lambda tier, data_dir=None: corpus, raising=False)
+    for module in (benchmark.data, benchmark.data.corpus):  # the runner's and the reference data's readers
+        monkeypatch.setattr(module, "open_training_corpus", lambda tier, data_dir=None, verify=True: corpus)
     base = get_task("2AA")
-    md = LocalMD(replicas=(2, 1, 1), frames_per_replica=60, frame_interval_steps=10, warmup_steps=200)
+    md = LocalMD(replicas=(2, 1, 1), frames_per_replica=120, frame_interval_steps=10, warmup_steps=200)
     quick = dataclasses.replace(base.protocol("quick"), n_eval_samples=40, budgets=(90,), systems=("AA",), local_md=md)
     task = dataclasses.replace(base, name="TINYPROSE", protocols={**base.protocols, "quick": quick})
-    generate.prepare_task(task, "quick", root=tmp_path / "data", progress=False)
+    for spec in task.systems_for("quick"):  # the reference data only: the corpus is the fake above
+        generate.prepare_system(task, "quick", spec, tmp_path / "data", progress=False)
     records = {}
     for sampler, options in (("snis", {}), ("smc", {"num_annealing_steps": 3})):
         records[sampler] = Runner(RunConfig(method="prose", task=task, tier="quick", sampler=sampler,
