@@ -7,8 +7,8 @@ the hub repository and path, a description, and the spec section that fixes its 
 (its ``Layout`` lives with the family). Keep the entries here, not in the families, so that listing
 published weights never imports a model.
 
-Entries: ROBIN's released checkpoint, the single-system TarFlows of SBG, Prose and the transferable
-TarFlow. Still to come: ECNF++ (transferable-samplers/model-weights), added by its family.
+Entries: ROBIN's released checkpoint, the single-system TarFlows of SBG, the single-system ECNF++, Prose and
+the transferable TarFlow. Still to come: the transferable ECNF++ up_to_4aa (transferable-samplers/model-weights).
 """
 
 from __future__ import annotations
@@ -36,6 +36,17 @@ for _task, _sequence in TARFLOW_SYSTEMS.items():
             description=f"SBG single-system TarFlow of {_task} ({_sequence}), training seed {_seed}; "
                         f"loaded by `--method tarflow --config weights=published --seed {_seed}`",
             layout="specs/flows-and-protocol.md 5.3 (baselines/tarflow/published.py)"))
+
+# --- single-system ECNF++, spec flows 5.4: one file per system and training seed ('+' is not a bgbench name character) ---
+ECNF_SYSTEMS = {"ALDP": "Ace-A-Nme", "AL3": "AAA", "AL4": "Ace-AAA-Nme", "AL6": "AAAAAA"}
+for _task, _sequence in ECNF_SYSTEMS.items():
+    for _seed in (0, 1, 2):
+        register(PublishedWeights(
+            name=f"ecnfpp_{_sequence}_{_seed}", method="ecnf", hub_repo=MODEL_WEIGHTS_REPO,
+            filename=f"single_system/ecnf++_{_sequence}_{_seed}.pth",
+            description=f"ECNF++ single-system vector field of {_task} ({_sequence}), training seed {_seed}; "
+                        f"loaded by `--method ecnf --tier paper --config weights=published --seed {_seed}`",
+            layout="specs/flows-and-protocol.md 5.4 (baselines/ecnf/published.py)"))
 
 # --- Prose and the transferable TarFlow, spec flows 5.1 / 5.2: one model for peptides of 2 to 8 residues ---
 register(PublishedWeights(

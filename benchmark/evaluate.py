@@ -13,7 +13,6 @@ set to score; optional ``log_weights`` (M',) behind it, ``energies`` (M,) in kT 
 
 from __future__ import annotations
 
-import hashlib
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,7 +22,7 @@ import torch
 
 from benchmark.adapter import Samples
 from benchmark.errors import BgbenchError, InvalidSamplesError
-from benchmark.io import atomic_save_npz
+from benchmark.io import atomic_save_npz, sha256_file
 from benchmark.results import RunRecord, SystemResult
 
 #: Energies in a file may differ from the harness's by this much (kT): single-precision OpenMM is ~1e-3.
@@ -47,7 +46,7 @@ def read_samples_file(path: Path) -> SavedSamples:
     path = Path(path)
     if not path.is_file():
         raise BgbenchError(f"No samples file at {path}.")
-    digest = hashlib.sha256(path.read_bytes()).hexdigest()
+    digest = sha256_file(path)
     try:
         if path.suffix == ".pt":
             raw = torch.load(path, map_location="cpu", weights_only=True)
@@ -112,10 +111,13 @@ def check_energies(saved: SavedSamples, target, rng: np.random.Generator, n_chec
 
 def evaluate_saved(path: Path, task_name: str, system_name: str, tier: str = "quick", *, name: str | None = None,
                    declared_evaluations: int | None = None, fix_chirality: bool = True, seed: int = 0,
-                   data_dir: Path | None = None, platform: str = "auto") -> RunRecord:
-    """Score a saved-samples file of one system; a record marked as externally sampled."""
+                   data_dir: Path | None = None, energy: str = "torch", platform: str = "auto") -> RunRecord:
+    """Score a saved-samples file of one system; a record marked as externally sampled.
+
+    ``energy`` and ``platform`` choose the target energy as for ``bgbench run --energy/--platform``.
+    """
     from benchmark.data import content_hashes, load_reference
-    from benchmark.energy import OpenMMEnergy
+    from benchmark.energy import make_target_energy
     from benchmark.metrics import Evaluator
     from benchmark.provenance import environment
     from benchmark.tasks import get_task
@@ -126,7 +128,7 @@ def evaluate_saved(path: Path, task_name: str, system_name: str, tier: str = "qu
     saved = read_samples_file(path)
     system = spec.build()
     reference = load_reference(task, tier, spec, data_dir=data_dir)
-    target = OpenMMEnergy(system, platform=platform)  # as the runner builds its evaluation energy
+    target = make_target_energy(system, energy, platform=platform)  # as the runner builds its evaluation energy
     checked = check_energies(saved, target, np.random.default_rng(seed))
     samples = Samples(
         positions=torch.from_numpy(saved.positions), set_name=saved.set_name,

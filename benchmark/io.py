@@ -1,4 +1,4 @@
-"""Atomic file writes: readers see the old file or the new one, never half of either.
+"""File writes and file hashes: readers see the old file or the new one, never half of either.
 
 One implementation for every file bgbench writes (records, sidecars, manifests, data arrays,
 checkpoints, pinned bands): write into a unique temporary file next to the target, flush and
@@ -7,6 +7,7 @@ fsync, then ``os.replace`` it over the target. A crash or a kill leaves the targ
 
 from __future__ import annotations
 
+import hashlib
 import os
 import tempfile
 from collections.abc import Callable
@@ -64,7 +65,16 @@ def atomic_copy(src: Path, dst: Path) -> Path:
     return atomic_write(dst, copy)
 
 
+def sha256_file(path: Path, block: int = 1 << 20) -> str:
+    """Hex sha256 of a file, read in blocks (data arrays and weights can be large)."""
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while chunk := fh.read(block):
+            h.update(chunk)
+    return h.hexdigest()
+
+
 __all__ = [
     "FILE_MODE", "atomic_copy", "atomic_save_npy", "atomic_save_npz", "atomic_write", "atomic_write_bytes",
-    "atomic_write_text",
+    "atomic_write_text", "sha256_file",
 ]

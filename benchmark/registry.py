@@ -49,8 +49,12 @@ class Builtin:
 BUILTIN_METHODS: dict[str, Builtin] = {
     "md": Builtin("baselines.md:MDBaseline", "molecular dynamics", "all"),
     "arbg": Builtin("baselines.arbg:ARBG", "autoregressive", "single-system"),
+    "givt": Builtin("baselines.ar_heads:GIVT", "autoregressive", "single-system"),
+    "mol-pixelcnn": Builtin("baselines.ar_heads:MoLPixelCNN", "autoregressive", "single-system"),
+    "gmm-pixelcnn": Builtin("baselines.ar_heads:GMMPixelCNN", "autoregressive", "single-system"),
     "robin": Builtin("baselines.robin:Robin", "autoregressive", "transferable"),
     "tarflow": Builtin("baselines.tarflow:TarFlow", "normalizing flow", "single-system"),
+    "ecnf": Builtin("baselines.ecnf:ECNF", "continuous normalizing flow", "single-system"),
     "prose": Builtin("baselines.prose:Prose", "normalizing flow", "transferable"),
     "tarflow-transferable": Builtin("baselines.prose:TransferableTarFlow", "normalizing flow", "transferable"),
 }

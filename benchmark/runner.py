@@ -27,7 +27,7 @@ import numpy as np
 import torch
 
 from benchmark.adapter import AutoregressiveProposal, Method, ProposalMethod, RunContext, Samples, SourceFacts
-from benchmark.energy import BudgetedEnergy, OpenMMEnergy
+from benchmark.energy import BudgetedEnergy, TargetEnergy, check_energy_choice, make_target_energy
 from benchmark.energy.budget import EnergyMeter
 from benchmark.errors import BgbenchError, DataError, InvalidSamplesError
 from benchmark.isolation import check_level, default_isolation
@@ -65,7 +65,9 @@ class RunConfig:
     overwrite: bool = False  # replace an existing record at ``out`` (else: an error that says what to do)
     fix_chirality: bool = True
     method_config: dict[str, Any] = field(default_factory=dict)
-    platform: str = "auto"
+    platform: str = "auto"  # OpenMM platform of the openmm energy backend
+    energy: str = "torch"  # target-energy backend: "torch" (batched, equal to OpenMM Reference) or "openmm"
+    energy_precision: str = "float64"  # torch backend only: "float64" or "float32"
     work_dir: Path | None = None  # method scratch space and the weights store; default BGBENCH_WORK
     data_dir: Path | None = None
     isolation: str | None = None  # "none", "process" or "sandbox"; default: process for submissions and plugins
@@ -171,6 +173,7 @@ class Runner:
         if self.budget <= 0:
             raise BgbenchError(f"--budget must be a positive number of energy evaluations, got {self.budget}.")
         self.seed = int(self.protocol.seeds[0] if config.seed is None else config.seed)
+        check_energy_choice(config.energy, config.energy_precision, self._energy_device())
         if isinstance(config.method, type):
             self.spec = MethodSpec(config.method.name, "class", f"{config.method.__module__}:{config.method.__qualname__}")
         else:
@@ -303,6 +306,10 @@ class Runner:
         if record.method.get("config") != self.method.config or record.sampler != self._sampler_record():
             raise BgbenchError(f"--resume: {self.out} was run with another method config or sampler settings; "
                                "resume only with the same settings, or choose another --out.")
+        ours, theirs = self._energy_choice(), {k: record.energy.get(k) for k in self._energy_choice()}
+        if record.energy and ours != theirs:
+            raise BgbenchError(f"--resume: {self.out} was run with the energy {theirs}, not {ours}; one record has one "
+                               "target energy. Resume with the same --energy settings, or choose another --out.")
         if record.isolation != self.isolation:
             raise BgbenchError(f"--resume: {self.out} was run with --isolation {record.isolation}, not {self.isolation}; "
                                "one record has one isolation level. Resume with the same level, or choose another --out.")
@@ -405,8 +412,21 @@ class Runner:
     def _method_cpu(self) -> float:
         return self.host.cpu_seconds() if self.host is not None else 0.0
 
-    def _target(self, system) -> OpenMMEnergy:
-        return OpenMMEnergy(system, platform=self.config.platform)
+    def _energy_device(self) -> str:
+        """The torch energy computes where the method runs (a GPU method's tensors stay on the GPU)."""
+        return self.config.device if self.config.energy == "torch" else "cpu"
+
+    def _energy_choice(self) -> dict[str, str]:
+        """What a resumed record's energy must match: the backend, and the precision the torch backend was asked for."""
+        if self.config.energy == "torch":
+            return {"backend": "torch", "precision": self.config.energy_precision}
+        platform = {} if self.config.platform == "auto" else {"platform": self.config.platform}
+        return {"backend": "openmm", **platform}
+
+    def _target(self, system) -> TargetEnergy:
+        """The target energy of a system (sampling, prefixes, evaluation): one backend for the whole run."""
+        return make_target_energy(system, self.config.energy, precision=self.config.energy_precision,
+                                  device=self._energy_device(), platform=self.config.platform)
 
     def _prefix_energy(self, meter: EnergyMeter, tally: "_Tally"):
         """The seam for samplers that score prefixes (ar-smc): the budgeted energy of a prefix system.

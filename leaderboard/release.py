@@ -25,6 +25,7 @@ from leaderboard import plots
 from leaderboard.aggregate import Table, complete_floor
 from leaderboard.board import Board, build_board, record_notes
 from leaderboard.costs import details, display, record_costs
+from leaderboard.families import FAMILIES, family_text, family_view
 from leaderboard.fields import dig, text, track
 from leaderboard.floors import FLOORS_FILE
 from leaderboard.paths import anchor, file_key, inside, slug
@@ -213,12 +214,20 @@ def summarise(results: Path | Sequence[Source] = DEFAULT_RESULTS_DIR, out: Path 
 
     (out / "tables").mkdir(exist_ok=True)
     table_dicts = [_table_dict(t, out) for t in board.tables]
+    families = []
+    for family in FAMILIES:  # method families side by side (families.py): bgbench quick beside the paper
+        view = family_view(board, family)
+        if view["rows"]:
+            view["markdown"] = f"tables/family-{slug(family.slug)}.md"
+            inside(out, view["markdown"]).write_text(family_text(board, family, "md") + "\n")
+            families.append(view)
     release = {
         "generated": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "bgbench_version": __version__,
         "results_dir": ", ".join(str(s.root) + (" (local)" if s.local else "") for s in store.sources),
         "sources": [{"root": str(s.root), "local": s.local} for s in store.sources],
         "tables": table_dicts,
+        "families": families,
         "records": records,
         "published_sources": sources,
         "floors": _floors_view(board),

@@ -133,8 +133,8 @@ def test_benchmark_imports_neither_leaderboard_nor_baselines():
 
 def test_data_layers_import_downward_only():
     """Within benchmark/data: the cache, then formats, then readers, then preparation, then cards."""
-    layers = [["store"], ["formats", "basins"], ["corpus", "starts"], ["reference", "replica_md"],
-              ["corpus_md", "published"], ["generate"], ["cards"]]
+    layers = [["store"], ["formats", "basins"], ["corpus", "starts", "torch_md"], ["reference", "replica_md"],
+              ["corpus_md", "published"], ["generate"], ["cards", "on_demand"]]
     rank = {f"benchmark.data.{m}": i for i, names in enumerate(layers) for m in names}
     edges, _ = import_graph()
     assert set(rank) == {m for m in edges if m.startswith("benchmark.data.")}, "a new data module needs a layer"

@@ -60,6 +60,15 @@ def test_md_run_writes_a_valid_record(data_dir, tmp_path):
     assert (tmp_path / "rec.json.samples.npz").exists()
 
 
+def test_a_builtin_method_runs_in_a_method_process(data_dir, tmp_path):
+    """Built-ins are found again by name in the child (their registry entry is not plain data to send)."""
+    inline = Runner(config(data_dir, tmp_path, out=tmp_path / "inline.json", systems=["Ace-A-Nme"])).run()
+    isolated = Runner(config(data_dir, tmp_path, out=tmp_path / "iso.json", systems=["Ace-A-Nme"],
+                             isolation="process")).run()
+    assert isolated.failed == [] and isolated.isolation == "process"
+    assert isolated.systems["Ace-A-Nme"].metrics == inline.systems["Ace-A-Nme"].metrics
+
+
 def test_same_seed_same_metrics(data_dir, tmp_path):
     a = Runner(config(data_dir, tmp_path, out=tmp_path / "a.json", seed=5)).run()
     b = Runner(config(data_dir, tmp_path, out=tmp_path / "b.json", seed=5)).run()
@@ -253,3 +262,66 @@ def test_method_diagnostics_reach_the_record(data_dir, tmp_path):
     record = Runner(config(data_dir, tmp_path, method=Talkative, systems=["Ace-A-Nme"])).run()
     assert record.systems["Ace-A-Nme"].diagnostics["method"] == {"atoms_seen": 22}
     assert read_record(tmp_path / "rec.json").systems["Ace-A-Nme"].diagnostics["method"] == {"atoms_seen": 22}
+
+
+# --- the target energy: --energy torch|openmm ------------------------------------------------------------
+
+
+def test_torch_energy_gives_the_openmm_record(data_dir, tmp_path):
+    """MD on the default torch energy and on the OpenMM Reference loop: one record, equal within float error.
+
+    The same seed gives the same noise; the forces differ by ~1e-14 relative, which the chain
+    amplifies (measured: metrics agree to ~1e-9 relative), far inside the tolerance.
+    """
+    runs = {backend: Runner(config(data_dir, tmp_path, out=tmp_path / f"{backend}.json", systems=["Ace-A-Nme"],
+                                   energy=backend, platform="Reference")).run()
+            for backend in ("torch", "openmm")}
+    torch_rec, omm_rec = runs["torch"], runs["openmm"]
+    assert torch_rec.energy["backend"] == "torch" and torch_rec.energy["precision"] == "float64"
+    assert omm_rec.energy["backend"] == "openmm" and omm_rec.energy["platform"] == "Reference"
+    assert read_record(tmp_path / "torch.json").energy == torch_rec.energy  # the stored record says it too
+    a, b = torch_rec.systems["Ace-A-Nme"], omm_rec.systems["Ace-A-Nme"]
+    assert a.status == b.status == "ok" and a.energy_evaluations == b.energy_evaluations
+    assert a.metrics.keys() == b.metrics.keys()
+    for key in a.metrics:
+        assert a.metrics[key] == pytest.approx(b.metrics[key], rel=1e-6, abs=1e-9), key
+
+
+def test_resume_refuses_another_energy_and_bad_choices_fail_early(data_dir, tmp_path):
+    base = dict(method=Talkative, systems=["Ace-A-Nme"], out=tmp_path / "t.json")
+    assert Runner(config(data_dir, tmp_path, **base)).run().energy["backend"] == "torch"  # the default
+    for change in ({"energy": "openmm"}, {"energy_precision": "float32"}):
+        with pytest.raises(BgbenchError, match="was run with the energy"):
+            Runner(config(data_dir, tmp_path, **base, **change, resume=True)).run()
+    with pytest.raises(BgbenchError, match="float32"):
+        Runner(config(data_dir, tmp_path, energy="openmm", energy_precision="float32"))
+    with pytest.raises(BgbenchError, match="Unknown energy backend"):
+        Runner(config(data_dir, tmp_path, energy="jax"))
+
+
+def test_cli_energy_options_reach_the_run_config():
+    from benchmark.cli import build_parser
+    from benchmark.cli.run import _config
+
+    args = build_parser().parse_args(["run", "--method", "md", "--task", "ALDP"])
+    assert (_config(args).energy, _config(args).energy_precision) == ("torch", "float64")
+    args = build_parser().parse_args(["run", "--method", "md", "--task", "ALDP", "--energy", "openmm",
+                                      "--energy-precision", "float32"])
+    assert (_config(args).energy, _config(args).energy_precision) == ("openmm", "float32")
+
+
+def test_md_replicas_share_the_budget_and_a_method_process_gets_the_same_energy(data_dir, tmp_path):
+    """R chains in one batch: R evaluations per step; isolated, the harness serves the same torch energy."""
+    from baselines.md.method import MDBaseline
+
+    base = dict(method=MDBaseline, systems=["Ace-A-Nme"], method_config={"replicas": 4}, seed=2)
+    inside = Runner(config(data_dir, tmp_path, out=tmp_path / "in.json", **base)).run()
+    res = inside.systems["Ace-A-Nme"]
+    assert res.status == "ok", res.error
+    assert res.energy_evaluations["used"] == res.energy_evaluations["force_evaluations"] == 300  # 75 steps x 4
+    assert res.diagnostics["method_reported"]["replicas"] == 4 and res.diagnostics["method_reported"]["steps"] == 75
+    assert len(set(res.diagnostics["method_reported"]["start_frames"])) > 1
+    assert res.metrics["md/num-eval-samples"] == N_EVAL
+    isolated = Runner(config(data_dir, tmp_path, out=tmp_path / "proc.json", isolation="process", **base)).run()
+    assert isolated.isolation == "process" and isolated.energy == inside.energy and inside.energy["backend"] == "torch"
+    assert isolated.systems["Ace-A-Nme"].metrics == res.metrics

@@ -27,14 +27,9 @@ from benchmark.config import preset
 
 
 @dataclass(frozen=True)
-class ARBGConfig(TrainingConfig):
-    # binning and sampling
-    num_bins: int = 4096
-    bin_lo: float = -3.0
-    bin_hi: float = 3.0
-    bin_width: Literal["grid", "range"] = "grid"  # "grid": bins tile the box, exact density everywhere; "range": reference
-    temperature: float = 1.0
-    dequantization: Literal["uniform", "centre", "empirical"] = "uniform"  # only "uniform" gives an exact log q
+class ARConfig(TrainingConfig):
+    """What every head on ARBG's backbone shares: network, training data, sampling batch (heads.py)."""
+
     sample_batch_size: int = 2_000
     use_kv_cache: bool = True
     # network
@@ -49,8 +44,28 @@ class ARBGConfig(TrainingConfig):
     com_augmentation: bool = True
 
     SAMPLING_ONLY: ClassVar[frozenset[str]] = TrainingConfig.SAMPLING_ONLY | frozenset(
-        {"temperature", "dequantization", "sample_batch_size", "use_kv_cache", "bin_width"}
+        {"sample_batch_size", "use_kv_cache"}
     )
+
+
+@dataclass(frozen=True)
+class BinnedConfig(ARConfig):
+    """The binning and de-quantization of a binned head (ARBG, the PixelCNN++ mixtures); binning.py."""
+
+    num_bins: int = 4096
+    bin_lo: float = -3.0
+    bin_hi: float = 3.0
+    bin_width: Literal["grid", "range"] = "grid"  # "grid": bins tile the box, exact density everywhere; "range": reference
+    dequantization: Literal["uniform", "centre", "empirical"] = "uniform"  # only "uniform" gives an exact log q
+
+    SAMPLING_ONLY: ClassVar[frozenset[str]] = ARConfig.SAMPLING_ONLY | frozenset({"dequantization", "bin_width"})
+
+
+@dataclass(frozen=True)
+class ARBGConfig(BinnedConfig):
+    temperature: float = 1.0  # divides the bin logits when sampling and scoring
+
+    SAMPLING_ONLY: ClassVar[frozenset[str]] = BinnedConfig.SAMPLING_ONLY | frozenset({"temperature"})
 
 
 _PAPER_BASE = ARBGConfig(optimizer="muon", lr=5e-4, weight_decay=0.01, adamw_lr_ratio=0.1, batch_size=512, epochs=1000)
@@ -85,4 +100,4 @@ def default_config(task_name: str, tier: str) -> ARBGConfig:
     return preset(QUICK_CONFIGS, task_name, _QUICK_BASE)
 
 
-__all__ = ["ARBGConfig", "PAPER_CONFIGS", "QUICK_CONFIGS", "default_config"]
+__all__ = ["ARBGConfig", "ARConfig", "BinnedConfig", "PAPER_CONFIGS", "QUICK_CONFIGS", "default_config"]

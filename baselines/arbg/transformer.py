@@ -3,8 +3,12 @@
 Input position p holds the bin of coordinate p-1 (position 0: start token 0) and predicts the bin
 of coordinate p. Embeddings: bin token + fixed sinusoidal position (base 10000) + axis (p mod 3) +
 learned atom index (p // 3). Pre-norm blocks (RMSNorm, fused-QKV causal attention without biases,
-SwiGLU); final RMSNorm; a bias-free head over the bins. ``features`` is the backbone output that
-other output heads (mixtures) can read; sampling uses the toolkit's KV cache.
+SwiGLU); final RMSNorm; a bias-free output projection. ``features`` is the backbone output;
+sampling uses the toolkit's KV cache.
+
+The head seam (heads.py): ARBG embeds bin tokens and projects to one logit per bin. Other heads on
+the same backbone swap only the two ends: ``token_embed`` (GIVT embeds the previous coordinate's
+real value) and the width of ``output_proj`` (3K + 2 mixture parameters per step).
 
 ``conditioned=True`` adds ROBIN's conditioning (spec 3.4), so ROBIN is this network, not a copy:
 per-atom vectors ``cond`` from the ``ConditionalEmbedder`` (ROBIN preset: atom type, residue type,
@@ -43,13 +47,20 @@ class Conditioning:
 
 
 class CausalTransformer(nn.Module):
-    """Logits over ``num_bins`` for each of ``seq_len`` = 3N coordinates (3 N_max for a conditioned model)."""
+    """Logits over ``num_bins`` for each of ``seq_len`` = 3N coordinates (3 N_max for a conditioned model),
+    or ``out_features`` head parameters.
+
+    ``num_bins`` sizes the default bin-token embedding and projection; a head that passes its own
+    ``token_embed`` and ``out_features`` may give 0.
+    """
 
     def __init__(self, num_bins: int, seq_len: int, channels: int = 256, layers: int = 8, heads: int = 8,
-                 head_dim: int = 32, expansion: int = 4, dropout: float = 0.0, conditioned: bool = False):
+                 head_dim: int = 32, expansion: int = 4, dropout: float = 0.0, conditioned: bool = False,
+                 token_embed: nn.Module | None = None, out_features: int | None = None):
         super().__init__()
         self.num_bins, self.seq_len, self.heads, self.head_dim = num_bins, seq_len, heads, head_dim
-        self.token_embed = nn.Embedding(num_bins, channels)
+        # default: one learned vector per bin token; any module mapping (batch, S) inputs to (batch, S, C) fits
+        self.token_embed = token_embed if token_embed is not None else nn.Embedding(num_bins, channels)
         self.pos_embed = SinusoidalPositions(seq_len, channels, base=10000.0)
         self.coord_dim_embed = nn.Embedding(3, channels)
         self.atom_pos_embed = nn.Embedding((seq_len + 2) // 3, channels)
@@ -62,8 +73,12 @@ class CausalTransformer(nn.Module):
             for _ in range(layers)
         )
         self.final_norm = RMSNorm(channels)
-        self.output_proj = nn.Linear(channels, num_bins, bias=False)
+        self.output_proj = nn.Linear(channels, out_features or num_bins, bias=False)
         self.apply(init_normal)  # the MHA's packed in-projection keeps PyTorch's Xavier init (spec 3.2)
+
+    @property
+    def device(self) -> torch.device:
+        return self.final_norm.weight.device
 
     @property
     def max_atoms(self) -> int:
@@ -88,7 +103,7 @@ class CausalTransformer(nn.Module):
     def new_cache(self, batch: int, device: torch.device | str | None = None, dtype: torch.dtype = torch.float32,
                   max_len: int | None = None) -> KVCache:
         """An empty KV cache for ``batch`` sequences of up to ``max_len`` positions (default: the model's)."""
-        device = device or self.token_embed.weight.device
+        device = device or self.device
         return KVCache(len(self.blocks), batch, self.heads, max_len or self.seq_len, self.head_dim, device, dtype)
 
     def _add_conditioning(self, h: torch.Tensor, pos: torch.Tensor, cond: Conditioning) -> torch.Tensor:
@@ -132,5 +147,5 @@ class CausalTransformer(nn.Module):
         return self.final_norm(h)
 
     def forward(self, tokens: torch.Tensor, cache: KVCache | None = None, cond: Conditioning | None = None) -> torch.Tensor:
-        """Bin logits (batch, S, num_bins)."""
+        """The output projection (batch, S, out_features): ARBG's bin logits, or a head's parameters."""
         return self.output_proj(self.features(tokens, cache, cond))

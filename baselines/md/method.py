@@ -1,4 +1,4 @@
-"""``md``: one OpenMM-force-field Langevin chain per system, as long as the budget allows.
+"""``md``: Langevin chains of the task's force field per system (one by default), as long as the budget allows.
 
 Where the chain starts, and why:
 
@@ -12,6 +12,12 @@ Where the chain starts, and why:
   budget** (``warmup_fraction`` of it, 0.1 by default). A method of a transferable task may train only
   on other peptides, so no equilibrium frame of the evaluated peptide is available; the warm-up costs
   energy evaluations like every other step.
+
+``replicas`` R > 1 runs R independent chains of budget // R steps in one batched integrator (one
+energy call per step for all R: the batched torch energy evaluates them together, which is what
+makes MD fast on it; at R = 1 its per-call overhead makes it slower than the OpenMM loop). Every
+replica starts from its own training frame (single systems) or from the minimised structure with
+its own warm-up; each step still costs R evaluations. R = 1 is the chain this baseline always ran.
 """
 
 from __future__ import annotations
@@ -34,12 +40,14 @@ class MDConfig(MethodConfig):
     """None means the task's published value (friction per ps, time step in fs).
 
     ``warmup_fraction``: share of the budget discarded as warm-up where the chain starts from the
-    minimised structure (transferable tasks); it is charged to the budget.
+    minimised structure (transferable tasks); it is charged to the budget. ``replicas``: independent
+    chains run as one batch (see the module docstring).
     """
 
     friction_per_ps: float | None = None
     timestep_fs: float | None = None
     warmup_fraction: float = 0.1
+    replicas: int = 1
 
 
 class MDBaseline(Method):
@@ -55,24 +63,32 @@ class MDBaseline(Method):
     family = "molecular dynamics"
     config_class = MDConfig
 
-    def _start(self, system, budget: int, ctx: RunContext) -> tuple[np.ndarray, int, dict]:
-        """(start positions, warm-up steps, diagnostics) for one system."""
+    def _start(self, system, n_steps: int, ctx: RunContext) -> tuple[np.ndarray, int, dict]:
+        """(start positions (R, N, 3), warm-up steps per chain, diagnostics) for one system."""
+        replicas = self.cfg.replicas
         if ctx.task is not None and not ctx.task.transferable:
             train = ctx.training_positions(system.name)
-            index = int(ctx.numpy_rng(START_STREAM).integers(len(train)))
-            return np.asarray(train[index], dtype=np.float64), 0, {"start": "training frame", "start_frame": index}
-        warmup = int(self.cfg.warmup_fraction * budget)
-        return system.minimized_positions, warmup, {"start": "minimized structure", "warmup_steps": warmup}
+            index = ctx.numpy_rng(START_STREAM).integers(len(train), size=replicas)  # R = 1: the draw it always made
+            frames = [int(i) for i in index]
+            start = {"start_frame": frames[0]} if replicas == 1 else {"start_frames": frames}
+            return np.asarray(train[index], dtype=np.float64), 0, {"start": "training frame", **start}
+        warmup = int(self.cfg.warmup_fraction * n_steps)
+        x0 = np.repeat(system.minimized_positions[None], replicas, axis=0)
+        return x0, warmup, {"start": "minimized structure", "warmup_steps": warmup}
 
     def sample(self, system, energy, ctx: RunContext) -> Samples:
         recipe = system.spec.forcefield
-        budget = energy.remaining
-        x0, warmup, diagnostics = self._start(system, budget, ctx)
-        n_steps = budget
+        replicas = self.cfg.replicas
+        if replicas < 1:
+            raise ValueError(f"replicas must be at least 1, got {replicas}")
+        n_steps = energy.remaining // replicas  # per chain; a remainder below R stays unspent
+        x0, warmup, diagnostics = self._start(system, n_steps, ctx)
         n_record = n_steps - warmup
         if n_record < 1:
-            raise ValueError("MD needs a budget of at least one evaluation after its warm-up")
-        n_keep = min(ctx.n_eval_samples or n_record, n_record)
+            raise ValueError(f"MD needs a budget of at least {replicas} evaluations (one step of every replica) "
+                             "after its warm-up")
+        # Frames per chain, so that the R chains together give the evaluation samples.
+        n_keep = min(-(-(ctx.n_eval_samples or n_record * replicas) // replicas), n_record)
         # Evenly spaced steps after the warm-up, ending at the last one: warmup + k * n_record / n_keep.
         record = warmup + np.unique(np.ceil(np.arange(1, n_keep + 1) * n_record / n_keep).astype(int))
         omm = system.create_openmm_system()
@@ -88,4 +104,8 @@ class MDBaseline(Method):
             timestep_ps=(self.cfg.timestep_fs or recipe.timestep_fs) / 1000.0,
             rng=ctx.numpy_rng(),
         )
-        return Samples(positions=torch.from_numpy(frames), set_name="md", diagnostics={"steps": n_steps, **diagnostics})
+        # Time-major (step 1 of every chain, then step 2, ...): the evaluator's first n samples span all chains.
+        positions = torch.from_numpy(frames.reshape(-1, *frames.shape[-2:]))
+        if replicas > 1:
+            diagnostics = {"replicas": replicas, **diagnostics}
+        return Samples(positions=positions, set_name="md", diagnostics={"steps": n_steps, **diagnostics})

@@ -40,7 +40,7 @@ PAPER_CONFIG = RobinConfig(
 
 QUICK_CONFIG = replace(
     PAPER_CONFIG, num_bins=512, temperature=1.0, channels=64, layers=2, heads=4, head_dim=16, dropout=0.0,
-    max_atoms=178, optimizer="adamw", lr=3e-3, batch_size=32, steps=1500, sample_batch_size=2000,
+    max_atoms=178, optimizer="adamw", lr=3e-3, batch_size=16, steps=1000, sample_batch_size=2000,
     checkpoint_every=100, weights="train",
 )
 

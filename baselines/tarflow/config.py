@@ -15,8 +15,8 @@ batch 512, 1000 epochs, one-cycle schedule (5 % warm-up, div 500), gradient clip
 with 384 channels and 64 M parameters; the reference config, which spec 4.7 instantiated, has 256.)
 
 Quick tier: bgbench's own small models, sized so that training plus a quick-tier evaluation of
-ALDP or AL3 fits about 15 minutes on 2 idle CPU cores (measurements in ``QUICK_CONFIGS``'s
-comment). Same tokenization, augmentation and optimizer as the paper; fewer, narrower blocks, a
+ALDP or AL3 fits about 15 minutes on 2 shared CPU cores (measurements in the comment above
+``_QUICK_BASE``). Same tokenization, augmentation and optimizer as the paper; fewer, narrower blocks, a
 larger learning rate and a shorter EMA, because a few thousand steps are all the time allows.
 """
 
@@ -67,8 +67,12 @@ PAPER_CONFIGS: dict[str, TarFlowConfig] = {
     "CHIGNOLIN": replace(_PAPER_BASE, channels=384, blocks=8, layers_per_block=8),
 }
 
-_QUICK_BASE = replace(_PAPER_BASE, channels=64, blocks=4, layers_per_block=2, head_dim=32, lr=1e-3, batch_size=256,
-                      epochs=None, steps=2000, ema_decay=0.99, checkpoint_every=100, sample_batch_size=2000)
+# Quick sizes, measured on the shared 2-core machine under a load of ~9 (tests/benchmarks/test_tarflow_sampling.py
+# gives the same figures): ALDP (66 tokens) at 32 channels, 4 x 1 layers, batch 64 takes ~0.5 s per training step
+# and samples ~150 conformations/s, so 800 steps plus a 10^4-proposal SNIS run and an SBG run fit ~12 minutes.
+# The earlier 64-channel, 4 x 2, batch 256 size took ~7 s per step there. Quick models are code-path checks.
+_QUICK_BASE = replace(_PAPER_BASE, channels=32, blocks=4, layers_per_block=1, head_dim=16, lr=1e-3, batch_size=64,
+                      epochs=None, steps=800, ema_decay=0.99, checkpoint_every=100, sample_batch_size=2000)
 QUICK_CONFIGS: dict[str, TarFlowConfig] = {
     "ALDP": replace(_QUICK_BASE, tokens="coordinate"),
     "AL3": _QUICK_BASE,

@@ -68,6 +68,7 @@ def _info(args: argparse.Namespace) -> int:
     root = _root(args)
     card = card_hashes(task.name)
     rows = []
+    differ = []  # local-md systems whose hashes are not the data card's
     for tier in task.protocols:
         specs = task.systems_for(tier) + (task.validation_systems if tier == "paper" else ())
         for spec in specs:
@@ -83,6 +84,8 @@ def _info(args: argparse.Namespace) -> int:
                     row.update(status="ok", std_nm=round(ref.std, 5), frames=len(ref.test_positions))
                     if manifest.get("source") == "local-md":
                         row["status"] = f"ok, {_card_status(card, spec.name, manifest)}"
+                        if row["status"] != "ok, matches data card":
+                            differ.append(spec.name)
                 except DataError as err:
                     row["status"] = f"unusable: {err}"
                 row.update(source=manifest.get("source"), MB=round(store.folder_size(folder) / 2**20, 2),
@@ -98,6 +101,10 @@ def _info(args: argparse.Namespace) -> int:
               f"--tier quick` or `bgbench data import {task.name} --from DIR`.")
         return 0
     print_rows(rows, args.json)
+    if args.check and differ:
+        print(f"--check: the local data of {', '.join(differ)} is not the data card's (data_cards/quick-{task.name}.md); "
+              "the same seed should give the same bytes on every machine.")
+        return 1
     return 0
 
 
@@ -182,5 +189,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("task")
     p.add_argument("--all", action="store_true", help="also list systems with nothing cached")
     p.add_argument("--json", action="store_true", help="machine-readable output (includes manifests)")
+    p.add_argument("--check", action="store_true",
+                   help="exit 1 when locally made data differs from the hashes of its data card (CI: same bytes everywhere)")
     common(p)
     p.set_defaults(func=_info)

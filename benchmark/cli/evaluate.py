@@ -16,7 +16,7 @@ def _evaluate(args: argparse.Namespace) -> int:
 
     record = evaluate_saved(Path(args.samples), args.task, args.system, args.tier, name=args.name,
                             declared_evaluations=args.declared_evaluations, fix_chirality=not args.no_chirality_fix,
-                            data_dir=args.data_dir, platform=args.platform)
+                            data_dir=args.data_dir, energy=args.energy, platform=args.platform)
     out = Path(args.out or Path("results") / f"{record.method['name']}-external-{record.task['name']}-"
                                               f"{args.system}-{args.tier}.json")
     if out.exists() and not args.overwrite:
@@ -39,6 +39,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--name", default=None, help="the name the record and board show (default: the file name)")
     p.add_argument("--declared-evaluations", type=int, default=None, help="energy evaluations the sampler spent (declared)")
     p.add_argument("--no-chirality-fix", action="store_true")
+    p.add_argument("--energy", default="torch", choices=("torch", "openmm"), help="target energy backend (as bgbench run)")
     p.add_argument("--out", default=None)
     p.add_argument("--overwrite", action="store_true")
     p.add_argument("--data-dir", type=Path, default=None)

@@ -27,7 +27,7 @@ def _plan(args: argparse.Namespace) -> int:
                      budgets=_ints(args.budget, "--budget"), sampler=args.sampler,
                      sampler_options=_parse_options(args.sampler_option), method_config=_parse_options(args.config),
                      systems=args.systems.split(",") if args.systems else None, platform=args.platform,
-                     fix_chirality=not args.no_chirality_fix, locations=locations)
+                     energy=args.energy, energy_precision=args.energy_precision, fix_chirality=not args.no_chirality_fix, locations=locations)
     paths = write_plan(args.out, jobs)
     print_rows([{"id": j.id, "kind": j.kind, "job": j.label, "after": ",".join(j.depends_on)} for j in jobs], args.json)
     n_train = sum(j.kind == "train" for j in jobs)
@@ -127,6 +127,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--config", action="append", metavar="KEY=VALUE", help="method option (repeatable)")
     p.add_argument("--systems", default=None, help="comma-separated subset of the task's systems")
     p.add_argument("--platform", default="auto", choices=("auto", "Reference", "CPU"), help="OpenMM platform")
+    p.add_argument("--energy", default="torch", choices=("torch", "openmm"), help="target energy (as bgbench run)")
+    p.add_argument("--energy-precision", default="float64", choices=("float64", "float32"), help="as bgbench run")
     p.add_argument("--no-chirality-fix", action="store_true", help="score samples without mirroring wrong-handed ones")
     p.add_argument("--data-dir", default=None, help="data location as $VARIABLE[/path], expanded on each worker "
                    "(default $BGBENCH_DATA); explicit paths belong to bgbench launch")

@@ -43,6 +43,8 @@ def _config(args: argparse.Namespace):
         fix_chirality=not getattr(args, "no_chirality_fix", False),
         method_config=_parse_options(args.config),
         platform=getattr(args, "platform", "auto"),
+        energy=getattr(args, "energy", "torch"),
+        energy_precision=getattr(args, "energy_precision", "float64"),
         work_dir=args.work_dir,
         data_dir=args.data_dir,
         isolation=getattr(args, "isolation", None),
@@ -70,10 +72,46 @@ def summary_rows(record) -> list[dict]:
     return rows
 
 
-def _run(args: argparse.Namespace) -> int:
+def _prepare_missing_data(args: argparse.Namespace) -> None:
+    """Quick tier: make the reference data (and a transferable task's corpus) the run lacks, unless --no-prepare."""
+    if args.no_prepare or args.tier != "quick":
+        return
+    from benchmark.data.on_demand import ensure_quick_data
+    from benchmark.data.replica_md import default_workers
+    from benchmark.tasks import get_task
+
+    task = get_task(args.task)
+    names = getattr(args, "systems", None)
+    systems = [task.system(n) for n in names.split(",")] if names else list(task.systems_for(args.tier))
+    ensure_quick_data(task, args.tier, systems, args.data_dir, workers=default_workers())
+
+
+def _runner(args: argparse.Namespace):
+    """The run's Runner, with missing quick data made first where needed.
+
+    An in-process method is set up first, so that a typo in its config or sampler is reported before
+    any MD. An isolated method's view of its training data is fixed when its process starts, so its
+    data is made first; it is cached, so the time is not lost if the run then stops on a typo.
+    """
+    from benchmark.isolation import default_isolation
+    from benchmark.registry import find_method
     from benchmark.runner import Runner
 
-    runner = Runner(_config(args))
+    source = find_method(args.method).source  # an unknown method is reported before any MD
+    if (args.isolation or default_isolation(source)) == "none":
+        runner = Runner(_config(args))
+        try:
+            _prepare_missing_data(args)
+        except BaseException:
+            runner.close()
+            raise
+        return runner
+    _prepare_missing_data(args)
+    return Runner(_config(args))
+
+
+def _run(args: argparse.Namespace) -> int:
+    runner = _runner(args)
     record = runner.run()
     print(f"{record.method['name']} on {record.task['name']} ({record.task['tier']} tier, budget {record.budget}, "
           f"seed {record.seed}, isolation {record.isolation}); set scored: {record.final_set or '-'}")
@@ -86,9 +124,7 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _train(args: argparse.Namespace) -> int:
-    from benchmark.runner import Runner
-
-    runner = Runner(_config(args))
+    runner = _runner(args)
     ctx = runner.train()
     print(f"{runner.method.name} is set up for {runner.task.name} ({args.tier} tier); weights under {ctx.weights.root}")
     return 0
@@ -130,6 +166,9 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--isolation", default=None, choices=("none", "process", "sandbox"),
                    help="where the method runs: in its own process (default for submission folders and plugins), "
                         "that process in a bubblewrap sandbox, or inside the harness (default for built-in methods)")
+    p.add_argument("--no-prepare", action="store_true",
+                   help="quick tier: stop with the command that makes missing reference data instead of making it here "
+                        "(replica MD, minutes on 2 cores; the run says how long before it starts)")
     p.add_argument("--timeout", type=float, default=None, metavar="SECONDS",
                    help="wall-clock limit for setup and for each system of an isolated method (default: none)")
 
@@ -148,7 +187,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--save-samples", action="store_true",
                    help="also write each system's scored sets to <record>.sets/<system>.npz (input of bgbench evaluate)")
     p.add_argument("--no-chirality-fix", action="store_true", help="score samples without mirroring wrong-handed ones")
-    p.add_argument("--platform", default="auto", choices=("auto", "Reference", "CPU"), help="OpenMM platform")
+    p.add_argument("--energy", default="torch", choices=("torch", "openmm"),
+                   help="target energy: batched torch (equal to OpenMM Reference; runs on --device) or the OpenMM loop")
+    p.add_argument("--energy-precision", default="float64", choices=("float64", "float32"),
+                   help="arithmetic of the torch energy (float32: ~1e-6 relative error, see benchmark/energy/torch_energy.py)")
+    p.add_argument("--platform", default="auto", choices=("auto", "Reference", "CPU"), help="OpenMM platform (--energy openmm)")
     p.set_defaults(func=_run)
 
     p = sub.add_parser("train", help="train (or load) a method's weights for a task without evaluating",

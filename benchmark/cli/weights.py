@@ -1,4 +1,4 @@
-"""``bgbench weights list|info|fetch|import|rm``: the weights store from the command line."""
+"""``bgbench weights list|info|fetch|import|rm|ship``: the weights store from the command line."""
 
 from __future__ import annotations
 
@@ -63,6 +63,20 @@ def _rm(args: argparse.Namespace) -> int:
     return 0
 
 
+def _ship(args: argparse.Namespace) -> int:
+    """Copy a finished local entry into the shipped root, so that a fresh clone loads it instead of training."""
+    from benchmark.weights import WeightsError, ship
+    from benchmark.weights.store import SHIPPED_ROOT, WEIGHTS_FILE, ShippedEntry
+
+    entry = _store(args).find(args.digest)
+    if isinstance(entry, ShippedEntry):
+        raise WeightsError(f"{entry.folder} is already a shipped entry.")
+    shipped = ship(entry, Path(args.to) if args.to else SHIPPED_ROOT)
+    digest = shipped.manifest["files"][WEIGHTS_FILE]["sha256"]
+    print(f"shipped {entry.folder.name} to {shipped.folder}\n{WEIGHTS_FILE} sha256 {digest}")
+    return 0
+
+
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("weights", help="list, inspect, fetch or import model weights (the weights store)")
     wsub = p.add_subparsers(dest="weights_command", metavar="ACTION")
@@ -93,3 +107,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     common(q)
     q.add_argument("digest")
     q.set_defaults(func=_rm)
+    q = wsub.add_parser("ship", help="copy a finished trained entry (weights and manifest, no training state) into "
+                                     "the repository's shipped-weights root, where a fresh clone finds it by its key")
+    common(q)
+    q.add_argument("digest", help="the digest prefix shown by `bgbench weights list`")
+    q.add_argument("--to", default=None, help="shipped root (default: baselines/shipped_weights in the repository)")
+    q.set_defaults(func=_ship)

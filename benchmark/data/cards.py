@@ -48,9 +48,12 @@ QUICK_LIMITS = """## Limits
   distribution is only as good as the first point above.
 - Numbers measured against this data are **not comparable with paper numbers**; they are for checking a
   method end to end on a small machine and for comparing methods within bgbench's quick tier.
-- The hashes are those of double-precision MD on the backend named above (OpenMM's Reference platform
-  gives the same bits on every x86-64 machine for the same OpenMM version); `bgbench data info` says when
-  local data differs from them.
+- The hashes are those of double-precision MD on the backend named above, made here with the OpenMM
+  version of the manifest. The Reference platform does the same double-precision arithmetic in the same
+  order on any CPU, and a killed run resumes to the same bits (tested); that another machine gives these
+  exact bytes is expected but has not yet been checked on a second machine (the slow test
+  tests/data/test_kill_resume.py checks AL3 against this card). `bgbench data info` says when local data
+  differs from them.
 """
 
 
@@ -120,7 +123,9 @@ def _system_facts(task: Task, spec, roots: list[Path | None]) -> tuple[dict, str
     facts = {"sequence": spec.sequence, "termini": spec.termini, "atoms": system.n_atoms}
     folder, m = _manifest([store.system_dir(task.name, "quick", spec.name, r) for r in roots])
     if not m:
-        return facts, ""
+        return facts, (f"\n### {spec.name}\n\nNo copy of this data was cached where the card was rendered, so its "
+                       "hashes, basin populations and noise floor are not listed (and `bgbench data info --check` "
+                       f"fails): run `bgbench data prepare {task.name} --tier quick`, then `bgbench data cards`.\n")
     facts.update(hashes_sha256=_hashes(m), std_nm=m.get("std_nm"), n_frames=m.get("n_frames"),
                  generation_seconds=m.get("generation_seconds"), generation_cpu_seconds=m.get("generation_cpu_seconds"),
                  md_backend=m.get("md_backend"),

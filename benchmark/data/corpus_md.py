@@ -55,6 +55,20 @@ def corpus_settings(sequences: list[str], md: LocalMD, seed: int) -> dict:
     return json.loads(json.dumps(record))  # as stored in (and read back from) the JSON manifest
 
 
+def corpus_is_current(tier: str = "quick", root: Path | None = None, seed: int = CORPUS_SEED, per_length: int = PER_LENGTH,
+                      md: LocalMD = CORPUS_MD, lengths: tuple[int, ...] = CORPUS_LENGTHS) -> bool:
+    """Whether an intact corpus of these settings is cached (hashes checked)."""
+    folder = store.corpus_dir(tier, root)
+    manifest = store.read_manifest(folder)
+    if manifest is None or manifest.get("settings") != corpus_settings(corpus_sequences(seed, per_length, lengths), md, seed):
+        return False
+    try:
+        store.verify_files(folder, manifest, "")
+    except DataError:
+        return False
+    return True
+
+
 def prepare_corpus(tier: str = "quick", root: Path | None = None, progress: bool = True, seed: int = CORPUS_SEED,
                    per_length: int = PER_LENGTH, md: LocalMD = CORPUS_MD, lengths: tuple[int, ...] = CORPUS_LENGTHS,
                    force: bool = False, workers: int | None = None) -> Path:
@@ -67,15 +81,10 @@ def prepare_corpus(tier: str = "quick", root: Path | None = None, progress: bool
     folder = store.corpus_dir(tier, root)
     sequences = corpus_sequences(seed, per_length, lengths)
     settings = corpus_settings(sequences, md, seed)
-    manifest = store.read_manifest(folder)
     if force:
         store.clear_scratch(folder)
-    elif manifest is not None and manifest.get("settings") == settings:
-        try:
-            store.verify_files(folder, manifest, "")
-            return folder
-        except DataError:
-            pass
+    elif corpus_is_current(tier, root, seed, per_length, md, lengths):
+        return folder
     t0, cpu0 = time.perf_counter(), cpu_seconds()
     backend = get_backend(md.backend, workers)
     pooled_sum = pooled_sq = 0.0
@@ -108,4 +117,4 @@ def prepare_corpus(tier: str = "quick", root: Path | None = None, progress: bool
     return folder
 
 
-__all__ = ["CORPUS_MD", "CORPUS_SEED", "corpus_sequences", "corpus_settings", "prepare_corpus"]
+__all__ = ["CORPUS_MD", "CORPUS_SEED", "corpus_is_current", "corpus_sequences", "corpus_settings", "prepare_corpus"]

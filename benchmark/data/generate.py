@@ -42,16 +42,23 @@ def plan_for(task: Task, tier: str, spec: SystemSpec, seed: int) -> ReplicaPlan:
     return ReplicaPlan.for_splits(md, n_residues, seed, task.name, spec.name)
 
 
-def _is_current(folder: Path, manifest: dict | None, task: Task, settings: dict, seed: int) -> bool:
+def _is_current(folder: Path, manifest: dict | None, task: Task, settings: dict, seed: int | None) -> bool:
     if manifest is None or manifest.get("task_version") != task.version or manifest.get("settings") != settings:
         return False
-    if manifest.get("user_seed") != seed:
+    if seed is not None and manifest.get("user_seed") != seed:
         return False
     try:
         store.verify_files(folder, manifest, "")
     except DataError:
         return False  # corrupt: regenerate
     return True
+
+
+def is_current(task: Task, tier: str, spec: SystemSpec, root: Path | None = None) -> bool:
+    """Whether intact local data of the task's present settings is cached for ``spec`` (made with any seed)."""
+    md = task.protocol(tier).local_md
+    folder = store.system_dir(task.name, tier, spec.name, root)
+    return md is not None and _is_current(folder, store.read_manifest(folder), task, local_settings_record(spec, md), None)
 
 
 def prepare_system(task: Task, tier: str, spec: SystemSpec, root: Path | None = None, seed: int = 0,
@@ -127,4 +134,4 @@ def prepare_task(task: Task, tier: str = "quick", root: Path | None = None, seed
             for spec in task.systems_for(tier)]
 
 
-__all__ = ["SPLITS", "plan_for", "prepare_system", "prepare_task", "split_ranges"]
+__all__ = ["SPLITS", "is_current", "plan_for", "prepare_system", "prepare_task", "split_ranges"]

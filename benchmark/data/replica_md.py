@@ -32,6 +32,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from benchmark.data.starts import set_backbone, start_basins
+from benchmark.data.torch_md import TorchReplicas
 from benchmark.errors import DataError
 from benchmark.io import atomic_save_npz, atomic_write_text
 from benchmark.seeding import derived_seed
@@ -68,6 +69,12 @@ class ReplicaPlan:
         """Frames of each recorded segment (segment 0, the warm-up, records none)."""
         full, rest = divmod(self.frames_per_replica, self.frames_per_segment)
         return [self.frames_per_segment] * full + ([rest] if rest else [])
+
+    @property
+    def work_steps(self) -> int:
+        """MD steps of all replicas plus one step per minimiser iteration of each distinct start: the size of the job."""
+        md = self.n_replicas * (self.warmup_steps + self.frames_per_replica * self.frame_interval_steps)
+        return md + len(set(self.start_basins)) * self.start_minimize_iterations
 
     @classmethod
     def for_splits(cls, md: LocalMD, n_residues: int, seed: int, *names: object) -> "ReplicaPlan":
@@ -145,6 +152,29 @@ def _run_one(spec: SystemSpec, positions: np.ndarray, velocities: np.ndarray, se
             np.asarray(final.getVelocities(asNumpy=True)._value, dtype=np.float64))
 
 
+def measure_steps_per_second(spec: SystemSpec, seconds: float = 0.3) -> float:
+    """Langevin steps per second of one replica of ``spec`` on the Reference platform in this process.
+
+    Timed on the built structure, briefly minimised, after a first step (set-up excluded), for at
+    least ``seconds``: what one MD worker achieves now, on this machine and under its present load.
+    """
+    import time
+
+    import openmm
+
+    context = _reference_context(spec, spec.forcefield.integrator(0))
+    context.setPositions(spec.build().initial_positions)
+    openmm.LocalEnergyMinimizer.minimize(context, START_MINIMIZE_TOLERANCE, 20)
+    context.setVelocitiesToTemperature(spec.forcefield.temperature_K, 0)
+    integrator = context.getIntegrator()
+    integrator.step(1)
+    steps, t0 = 0, time.perf_counter()
+    while (elapsed := time.perf_counter() - t0) < seconds or steps < 10:
+        integrator.step(10)
+        steps += 10
+    return steps / elapsed
+
+
 def _die_with_parent() -> None:
     """Worker initializer: on Linux, end the worker when the generating process is killed."""
     try:
@@ -193,7 +223,8 @@ class OpenMMReference:
             self._pool = None
 
 
-BACKENDS = {OpenMMReference.name: OpenMMReference}
+BACKENDS = {OpenMMReference.name: OpenMMReference,
+            TorchReplicas.name: lambda workers=1: TorchReplicas(OpenMMReference(workers))}  # minimises on Reference
 
 
 def cpu_seconds() -> float:
@@ -311,4 +342,4 @@ def simulate_replicas(spec: SystemSpec, plan: ReplicaPlan, work: Path, backend: 
 
 
 __all__ = ["BACKENDS", "Backend", "FRAMES_PER_SEGMENT", "OpenMMReference", "ReplicaPlan", "States", "cpu_seconds", "default_workers",
-           "get_backend", "maxwell_boltzmann", "simulate_replicas"]
+           "get_backend", "measure_steps_per_second", "maxwell_boltzmann", "simulate_replicas"]

@@ -10,7 +10,6 @@ looks complete.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import platform
@@ -21,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from benchmark.errors import DataError
-from benchmark.io import atomic_write_text
+from benchmark.io import atomic_write_text, sha256_file
 from benchmark.paths import data_dir
 
 MANIFEST = "manifest.json"
@@ -46,14 +45,6 @@ def scratch_dir(folder: Path) -> Path:
 def clear_scratch(folder: Path) -> None:
     """Forget every unfinished segment of ``folder``: the next generation starts from scratch."""
     shutil.rmtree(scratch_dir(folder), ignore_errors=True)
-
-
-def sha256_file(path: Path, block: int = 1 << 20) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while chunk := fh.read(block):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def software_versions() -> dict[str, str]:

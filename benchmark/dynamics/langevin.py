@@ -10,13 +10,16 @@ evaluations. Replicas share nothing but the energy; all R advance in one batched
 what makes the batched torch energy pay off for MD. Noise comes from a ``torch.Generator`` (the
 same seed gives the same trajectory on the same device) or, for callers that already hold one, a
 NumPy ``Generator``: with R = 1 that reproduces the NumPy integrator the MD baseline used before,
-bit for bit (same draws, same order of operations).
+bit for bit (same draws, same order of operations). A sequence of R NumPy generators gives each
+replica its own stream (each step draws (N, 3) from each, in replica order), so a replica's noise
+does not depend on the other replicas in the batch (replica-MD data, benchmark/data/torch_md.py).
 
 Units: nm, ps, amu and kJ/mol (1 kJ/mol = 1 amu nm^2 / ps^2); the energy's forces are in kT/nm.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -24,11 +27,15 @@ import torch
 from tqdm.auto import tqdm
 
 
-Generator = torch.Generator | np.random.Generator
+Generator = torch.Generator | np.random.Generator | Sequence[np.random.Generator]
 
 
 def standard_normal(shape: tuple[int, ...], generator: Generator, dtype: torch.dtype, device: torch.device) -> torch.Tensor:
-    """Standard normal draws from either kind of generator, as a tensor on ``device``."""
+    """Standard normal draws from either kind of generator, or one generator per index of the leading axis."""
+    if isinstance(generator, (list, tuple)):
+        if len(generator) != shape[0]:
+            raise ValueError(f"{len(generator)} generators for a leading axis of {shape[0]}")
+        return torch.from_numpy(np.stack([g.standard_normal(shape[1:]) for g in generator])).to(device=device, dtype=dtype)
     if isinstance(generator, np.random.Generator):
         return torch.from_numpy(generator.standard_normal(shape)).to(device=device, dtype=dtype)
     return torch.randn(shape, generator=generator, dtype=dtype, device=device)

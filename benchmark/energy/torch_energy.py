@@ -2,6 +2,8 @@
 
 Reads every parameter from the OpenMM System the project builds (``torch_params``) and evaluates
 all conformations of a batch at once (``torch_terms``), in chunks so that memory stays bounded.
+It is the harness energy by default (``bgbench run --energy torch``). The measured tables (error
+per task system, throughput against the OpenMM loop, batched MD, memory) are in docs/torch-energy.md.
 
 Accuracy (tests/test_torch_energy.py, against OpenMM Reference on MD frames, 0.01 nm noise and
 clashes of every task system and of all 120 published 2AA/4AA/8AA evaluation peptides): float64

@@ -27,6 +27,15 @@ from benchmark.isolation.launch import Launch
 from benchmark.isolation.process import MethodProcess, MethodProcessError
 
 
+
+#: Registry objects of this process in MethodSpec.info; the child looks its method up again instead.
+LOCAL_ONLY_INFO = ("builtin", "entry_point")
+
+
+def _sendable(info: dict) -> dict:
+    """The submission facts the method process needs (plain data only)."""
+    return {k: v for k, v in info.items() if k not in LOCAL_ONLY_INFO}
+
 class MethodHost:
     """The run's method process, with the method's checked facts and the deadline of the current stage."""
 
@@ -49,7 +58,7 @@ class MethodHost:
         self.begin_stage()
         facts = codec.facts_from_method_data(self.call("load", {
             "name": self.spec.name, "source": self.spec.source, "target": self.spec.target,
-            "info": codec.plain(self.spec.info, "submission info"), "overrides": self.overrides,
+            "info": codec.plain(_sendable(self.spec.info), "submission info"), "overrides": self.overrides,
             "task": codec.task_to_data(self.task), "tier": self.tier}))
         if self.facts and facts != self.facts:
             raise ProtocolViolation("the method describes itself differently after a restart")

@@ -170,6 +170,8 @@ def run_config(job: JobSpec, call: JobCall, out: Path | None = None):
         systems=[c["system"]] if job.kind == "system" else list(c["systems"]), out=out, device=call.device,
         overwrite=True, fix_chirality=bool(c.get("fix_chirality", True)),
         method_config=dict(c["method"]["overrides"]), platform=str(c.get("platform", "auto")),
+        energy=str(c.get("energy", {}).get("backend", "torch")),
+        energy_precision=str(c.get("energy", {}).get("precision", "float64")),
         work_dir=Path(work) if work else None, data_dir=Path(data) if data else None,
     )
 

@@ -117,7 +117,8 @@ def check_location(value: str) -> str:
 def make_plan(method: str | type, task: str, tier: str = "quick", seeds: list[int] | None = None,
               budgets: list[int] | None = None, sampler: str | None = None,
               sampler_options: dict[str, Any] | None = None, method_config: dict[str, Any] | None = None,
-              systems: list[str] | None = None, platform: str = "auto", fix_chirality: bool = True,
+              systems: list[str] | None = None, platform: str = "auto", energy: str = "torch",
+              energy_precision: str = "float64", fix_chirality: bool = True,
               locations: dict[str, str] | None = None) -> list[JobSpec]:
     """The training job of each seed, then the system jobs (seed x budget x system).
 
@@ -130,7 +131,7 @@ def make_plan(method: str | type, task: str, tier: str = "quick", seeds: list[in
     ref = method_reference(method)
     first = Runner(RunConfig(method=method, task=task, tier=tier, sampler=sampler,
                              sampler_options=dict(sampler_options or {}), method_config=dict(method_config or {}),
-                             systems=systems))
+                             systems=systems, energy=energy, energy_precision=energy_precision))
     seeds = list(seeds) if seeds else list(first.protocol.seeds)
     budgets = list(budgets) if budgets else [first.budget]
     if len(set(seeds)) != len(seeds) or len(set(budgets)) != len(budgets):
@@ -157,6 +158,7 @@ def make_plan(method: str | type, task: str, tier: str = "quick", seeds: list[in
                 jobs.append(JobSpec({
                     **common, "kind": "system", "seed": int(seed), "budget": int(runner.budget), "system": name,
                     "sampler": _sampler(runner), "fix_chirality": bool(fix_chirality), "platform": platform,
+                    "energy": {"backend": energy, "precision": energy_precision},
                     "depends_on": [train.id], "label": f"{run_name}/{name}",
                 }))
     return jobs

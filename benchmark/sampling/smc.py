@@ -85,6 +85,8 @@ class SMCSampler(Sampler):
             raise SamplerError(f"num_annealing_steps must be >= 1, got {self.num_annealing_steps}.")
         if self.adaptive_step_size and not self.use_metropolis:
             raise SamplerError("adaptive_step_size adapts to the MALA acceptance rate; set use_metropolis=True too.")
+        if self.energy_cutoff is not None and not isinstance(self.energy_cutoff, (int, float)):
+            raise SamplerError(f"energy_cutoff must be a number of kT or null (none), got {self.energy_cutoff!r}.")
         if self.init_eps < 0 or self.coordinate_scale <= 0:
             raise SamplerError("init_eps must be >= 0 and coordinate_scale > 0.")
 
@@ -160,7 +162,7 @@ class SMCSampler(Sampler):
         keep = torch.ones(n, dtype=torch.bool)
         if self.energy_cutoff is not None:
             keep &= et < self.energy_cutoff
-        if self.logw_quantile_filter and keep.any():  # an empty set has no quantile: the error below says why
+        if self.logw_quantile_filter and keep.any():  # (nothing left to filter: the clear error below)
             if self.com_adjustment:
                 log_q = log_q - com_adjustment(proposal, self.coordinate_scale)
             logw0 = log_weights(et, log_q)
@@ -168,7 +170,7 @@ class SMCSampler(Sampler):
         if not keep.any():
             raise InvalidSamplesError(
                 f"No proposal passed the SMC filters (energy cutoff {self.energy_cutoff} kT); "
-                "lower the cutoff with energy_cutoff=None or improve the proposal."
+                "raise or drop the cutoff (--sampler-option energy_cutoff=null) or improve the proposal."
             )
         x = proposal[keep].to(torch.float64)
         et, gt = et[keep], gt[keep]

@@ -36,7 +36,7 @@ from typing import Any
 import torch
 
 from benchmark.errors import BgbenchError
-from benchmark.io import atomic_write_bytes, atomic_write_text
+from benchmark.io import atomic_write_bytes, atomic_write_text, sha256_file
 
 log = logging.getLogger(__name__)
 
@@ -57,14 +57,6 @@ def default_weights_dir() -> Path:
     from benchmark.paths import work_dir
 
     return work_dir() / "weights"
-
-
-def sha256_file(path: Path, block: int = 1 << 20) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while chunk := fh.read(block):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def _canonical(obj: Any) -> str:
@@ -298,7 +290,9 @@ def ship(entry: WeightsEntry, root: Path = SHIPPED_ROOT) -> ShippedEntry:
     target.mkdir(parents=True, exist_ok=True)
     weights = entry.verify(WEIGHTS_FILE)
     atomic_write_bytes(target / WEIGHTS_FILE, weights.read_bytes())
-    manifest = {**entry.manifest, "files": {WEIGHTS_FILE: entry.manifest["files"][WEIGHTS_FILE]}, "shipped_from": str(entry.folder)}
+    # the entry's folder name, not its path: a committed manifest should not carry a local path
+    manifest = {**entry.manifest, "files": {WEIGHTS_FILE: entry.manifest["files"][WEIGHTS_FILE]},
+                "shipped_from": entry.folder.name}
     atomic_write_text(target / MANIFEST_FILE, json.dumps(manifest, indent=2, sort_keys=True, default=str) + "\n")
     return ShippedEntry(target)
 

@@ -56,11 +56,13 @@ def test_card_hashes_and_data_info(tmp_path, small_segments, tiny_task, monkeypa
     assert set(hashes) == {"Ace-A-Nme"} and len(hashes["Ace-A-Nme"]) == 5
     monkeypatch.setattr(cards, "CARDS_DIR", tmp_path / "cards")
     monkeypatch.setattr("benchmark.cli.data.get_task", lambda name: task)
-    assert main(["data", "info", "ALDP", "--data-dir", str(data)]) == 0
+    assert main(["data", "info", "ALDP", "--data-dir", str(data), "--check"]) == 0
     assert "matches data card" in capsys.readouterr().out
     prepare_system(task, "quick", task.systems[0], data, seed=1, progress=False)  # other data than the card's
     assert main(["data", "info", "ALDP", "--data-dir", str(data)]) == 0
     assert "DIFFERS from data card" in capsys.readouterr().out
+    assert main(["data", "info", "ALDP", "--data-dir", str(data), "--check"]) == 1  # what CI runs after `data prepare`
+    assert "not the data card's" in capsys.readouterr().out
 
 
 def test_folded_fraction_on_built_structures():

@@ -87,3 +87,17 @@ def test_written_plan_reads_back_and_refuses_edits(tiny, tmp_path):
     path.write_text(json.dumps(data))
     with pytest.raises(PlanError, match="does not match its id"):
         read_spec(path)
+
+
+def test_the_energy_choice_travels_to_the_jobs(tiny):
+    from benchmark.errors import BgbenchError
+    from benchmark.launch.jobs import JobCall, run_config
+
+    job = next(j for j in make_plan("md", "TINY", seeds=[0], energy="openmm") if j.kind == "system")
+    assert job.content["energy"] == {"backend": "openmm", "precision": "float64"}
+    config = run_config(job, JobCall(spec_path="unused", results="unused"))
+    assert (config.energy, config.energy_precision) == ("openmm", "float64")
+    default = next(j for j in make_plan("md", "TINY", seeds=[0]) if j.kind == "system")
+    assert default.content["energy"]["backend"] == "torch" and default.id != job.id
+    with pytest.raises(BgbenchError, match="float32"):
+        make_plan("md", "TINY", seeds=[0], energy="openmm", energy_precision="float32")

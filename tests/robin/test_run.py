@@ -8,6 +8,7 @@ import dataclasses
 import pytest
 
 import benchmark.data
+import benchmark.data.reference
 from benchmark.runner import RunConfig, Runner
 from benchmark.tasks import get_task
 from benchmark.tasks.protocol import LocalMD
@@ -20,12 +21,14 @@ TINY = dict(num_bins=64, channels=16, layers=1, heads=2, head_dim=8, max_atoms=6
 def test_robin_runs_with_snis_and_with_twisted_smc(tmp_path, monkeypatch, fake_corpus):
     from benchmark.data import generate
 
+    # the fake corpus stands in for the quick corpus: ROBIN trains on it and the reference scale is its std
     monkeypatch.setattr(benchmark.data, "open_training_corpus", lambda tier, data_dir=None: fake_corpus, raising=False)
+    monkeypatch.setattr(benchmark.data.reference, "corpus_std", lambda tier, data_dir=None: fake_corpus.std_nm)
     base = get_task("4AA")
-    md = LocalMD(length_ns=0.004, frame_interval_steps=10, warmup_steps=200)
+    md = LocalMD(replicas=(2, 1, 1), frames_per_replica=120, frame_interval_steps=10, warmup_steps=200)
     quick = dataclasses.replace(base.protocol("quick"), n_eval_samples=40, budgets=(90,), systems=("GGRS",), local_md=md)
     task = dataclasses.replace(base, name="TINYROBIN", protocols={**base.protocols, "quick": quick})
-    generate.prepare_task(task, "quick", root=tmp_path / "data", progress=False)
+    generate.prepare_system(task, "quick", task.system("GGRS"), root=tmp_path / "data", progress=False)
     records = {}
     for sampler in ("snis", "ar-smc"):
         records[sampler] = Runner(RunConfig(method="robin", task=task, tier="quick", sampler=sampler,

@@ -69,3 +69,21 @@ def test_a_shipped_manifest_under_another_key_is_ignored(tmp_path, shipped_root)
     manifest["key"]["seed"] = 7  # the folder name says one key, the manifest another
     (entry.folder / MANIFEST_FILE).write_text(json.dumps(manifest))
     assert not isinstance(store.entry(key()), ShippedEntry)
+
+
+def test_bgbench_weights_ship_copies_a_trained_entry_without_local_paths(tmp_path, capsys):
+    from benchmark.cli import main
+
+    work = tmp_path / "work"
+    trained = WeightsStore(work / "weights", shipped=None).entry(key())
+    with trained.lock():
+        trained.save_checkpoint({"step": 3}, 3, 3)
+        trained.save_weights({"w": torch.arange(4.0)}, info={"sigma": 0.3})
+    root = tmp_path / "shipped"
+    assert main(["weights", "ship", trained.digest[:10], "--work-dir", str(work), "--to", str(root)]) == 0
+    expected = json.loads((trained.folder / MANIFEST_FILE).read_text())["files"][WEIGHTS_FILE]["sha256"]
+    assert f"sha256 {expected}" in capsys.readouterr().out
+    entry = WeightsStore(tmp_path / "fresh", shipped=root).entry(key())
+    assert isinstance(entry, ShippedEntry) and torch.equal(entry.load_weights()["w"], torch.arange(4.0))
+    assert str(tmp_path) not in (entry.folder / MANIFEST_FILE).read_text()
+    assert main(["weights", "ship", "0" * 12, "--work-dir", str(work), "--to", str(root)]) == 2  # no such entry

@@ -1,0 +1,147 @@
+"""Published ECNF++ checkpoints (spec flows 5.4): fixtures written in exactly that layout (random weights,
+every key and shape) load strictly, go through the weights store into the method, and the imported field
+and log q equal an independent computation from the same tensors (reference-style edge lists)."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+
+from baselines.ecnf import ECNF
+from baselines.ecnf.egnn import EGNNVectorField
+from baselines.ecnf.features import PUBLISHED_GROUPS, atom_classes, transferable_width
+from baselines.ecnf.ode import SolverSettings, log_prob
+from baselines.ecnf.published import LAYOUT, load_published_state
+from benchmark.adapter import RunContext
+from benchmark.tasks import get_task
+from benchmark.weights import WeightsError, WeightsStore, import_published, load_into
+from benchmark.weights.published import published
+
+
+def published_layout(in_nf: int, channels: int, layers: int) -> dict[str, tuple]:
+    """Key -> shape of a published ECNF++ file, written out from spec 5.4 (not from the model)."""
+    c = channels
+    shapes = {"net.egnn.embedding.weight": (c, in_nf), "net.egnn.embedding.bias": (c,),
+              "net.egnn.embedding_out.weight": (in_nf, c), "net.egnn.embedding_out.bias": (in_nf,)}
+    for k in range(layers):
+        p = f"net.egnn.gcl_{k}."
+        shapes.update({p + "edge_mlp.0.weight": (c, 2 * c + 2), p + "edge_mlp.0.bias": (c,),
+                       p + "edge_mlp.2.weight": (c, c), p + "edge_mlp.2.bias": (c,),
+                       p + "node_mlp.0.weight": (c, 2 * c), p + "node_mlp.0.bias": (c,),
+                       p + "node_mlp.2.weight": (c, c), p + "node_mlp.2.bias": (c,),
+                       p + "coord_mlp.0.weight": (c, c), p + "coord_mlp.0.bias": (c,),
+                       p + "coord_mlp.2.weight": (1, c), p + "att_mlp.0.weight": (1, c), p + "att_mlp.0.bias": (1,)})
+    return shapes
+
+
+def random_state(shapes: dict[str, tuple], seed: int = 0) -> dict[str, torch.Tensor]:
+    gen = torch.Generator().manual_seed(seed)
+    return {k: (torch.randn(s, generator=gen) / math.sqrt(s[-1] if k.endswith("weight") else 20)).float()
+            for k, s in shapes.items()}
+
+
+def direct_velocity(state: dict[str, torch.Tensor], layers: int, h0: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    """Spec 4.8 written out on explicit edge lists (i -> j, i != j) of one conformation, from the raw tensors."""
+    def lin(name, v):
+        w, b = state[f"net.egnn.{name}.weight"].double(), state.get(f"net.egnn.{name}.bias")
+        return v @ w.T + (0 if b is None else b.double())
+
+    n = len(x)
+    rows, cols = zip(*[(i, j) for i in range(n) for j in range(n) if i != j])
+    rows, cols = torch.tensor(rows), torch.tensor(cols)
+    x0 = x.clone()
+    e = ((x0[rows] - x0[cols]) ** 2).sum(-1, keepdim=True)
+    h = lin("embedding", h0)
+    for k in range(layers):
+        g = f"gcl_{k}"
+        diff = x[rows] - x[cols]
+        r = (diff ** 2).sum(-1, keepdim=True)
+        d = diff / (torch.sqrt(r + 1e-8) + 1)
+        m = F.silu(lin(f"{g}.edge_mlp.2", F.silu(lin(f"{g}.edge_mlp.0", torch.cat([h[rows], h[cols], r, e], -1)))))
+        m = m * torch.sigmoid(lin(f"{g}.att_mlp.0", m))
+        step = d * torch.tanh(lin(f"{g}.coord_mlp.2", F.silu(lin(f"{g}.coord_mlp.0", m)))) * (15.0 / layers)
+        x = x + torch.zeros_like(x).index_add_(0, rows, step)
+        agg = torch.zeros_like(h).index_add_(0, rows, m)
+        h = h + lin(f"{g}.node_mlp.2", F.silu(lin(f"{g}.node_mlp.0", torch.cat([h, agg], -1))))
+    v = x - x0
+    return v - v.mean(0, keepdim=True)
+
+
+def test_transferable_up_to_4aa_layout_loads_strictly_and_computes_the_direct_field():
+    in_nf = transferable_width(2, 4) + 1
+    state = random_state(published_layout(in_nf, 256, 9))
+    net = EGNNVectorField(in_nf, 256, 9)
+    load_published_state(net, state)
+    gen = torch.Generator().manual_seed(1)
+    h0 = torch.cat([F.one_hot(torch.randint(0, 81, (6,), generator=gen), 81).double(),
+                    torch.full((6, 1), 0.3, dtype=torch.float64)], -1)
+    x = torch.randn(6, 3, generator=gen, dtype=torch.float64)
+    v = net.double()(0.3, x[None], h0[None, :, :-1])[0]
+    assert torch.allclose(v, direct_velocity(state, 9, h0, x), atol=1e-9)
+
+
+def test_strict_loading_refuses_missing_extra_and_unprefixed_keys():
+    state = random_state(published_layout(22, 16, 2))
+    net = EGNNVectorField(22, 16, 2)
+    load_published_state(net, state)
+    with pytest.raises(WeightsError, match="missing"):
+        load_published_state(net, {k: v for k, v in state.items() if "att_mlp" not in k})
+    with pytest.raises(WeightsError, match="unexpected"):
+        load_published_state(net, {**state, "net.egnn.gcl_2.att_mlp.0.bias": torch.zeros(1)})
+    with pytest.raises(WeightsError, match="net."):
+        load_published_state(net, {k[len("net."):]: v for k, v in state.items()})
+    with pytest.raises(WeightsError, match="shape"):
+        load_into(EGNNVectorField(22, 16, 2), {**state, "net.egnn.embedding.weight": torch.zeros(16, 21)}, LAYOUT)
+
+
+class FakeContext(RunContext):
+    """Training data = jittered copies of the minimized structure (the published path only needs sigma)."""
+
+    def training_positions(self, system_name):
+        x0 = self.task.system(system_name).build().minimized_positions
+        return x0[None] + 0.02 * np.random.default_rng(0).standard_normal((16, *x0.shape))
+
+    def training_data_hash(self, system_name=None):
+        return "fake-jittered-minimum"
+
+
+@pytest.mark.slow
+def test_published_aldp_file_goes_through_the_store_into_the_method(tmp_path):
+    """Full paper size (C 256, 5 layers, in_nf 22) from a .pth in the published layout; log q = direct.
+
+    One Euler step (a single field evaluation and exact trace) keeps it to about a minute on a loaded CPU."""
+    state = random_state(published_layout(22, 256, 5), seed=3)
+    for k in list(state):  # tame coordinate heads so the ODE stays cheap
+        if k.endswith("coord_mlp.2.weight"):
+            state[k] = state[k] * 0.05
+    src = tmp_path / "download" / published("ecnfpp_Ace-A-Nme_0").filename
+    src.parent.mkdir(parents=True)
+    torch.save(state, src)
+    store = WeightsStore(tmp_path / "weights")
+    import_published("ecnfpp_Ace-A-Nme_0", tmp_path / "download", store)
+    task = get_task("ALDP")
+    ctx = FakeContext(seed=0, tier="paper", budget=10, task=task, systems=task.systems, work_dir=tmp_path, weights=store)
+    method = ECNF(weights="published", solver="euler", step_size=1.0, divergence="exact")
+    method.configure(task, "paper")
+    method.setup(task, ctx)
+    system = task.systems[0].build()
+    assert method.parameter_count() == 2_316_827
+    sigma = method.models[system.name].sigma
+    x = torch.as_tensor(system.minimized_positions, dtype=torch.float32)[None]
+    lq = method.log_q(system, x, ctx).detach()
+    # direct: the published classes (spec 4.8) as one-hots + t, the edge-list field, the same solver settings
+    classes = torch.as_tensor(atom_classes(22, PUBLISHED_GROUPS[22]))
+    onehot = F.one_hot(classes, 21).double()
+
+    def field(t, y):
+        h0 = torch.cat([onehot, torch.full((22, 1), float(t), dtype=torch.float64)], -1)
+        return torch.stack([direct_velocity(state, 5, h0, yi) for yi in y])
+
+    xd = (x.double() - x.double().mean(1, keepdim=True)) / sigma
+    direct, _ = log_prob(field, xd, SolverSettings(method="euler", step_size=1.0))
+    direct = direct - 3 * 21 * math.log(sigma)
+    assert torch.allclose(lq.double(), direct, rtol=1e-4, atol=1e-3)
