@@ -7,8 +7,8 @@ the hub repository and path, a description, and the spec section that fixes its 
 (its ``Layout`` lives with the family). Keep the entries here, not in the families, so that listing
 published weights never imports a model.
 
-Entries: ROBIN's released checkpoint, the single-system TarFlows of SBG and the single-system ECNF++. Still to come: Prose, the
-transferable TarFlow and the transferable ECNF++ up_to_4aa (transferable-samplers/model-weights), added by their families.
+Entries: ROBIN's released checkpoint, the single-system TarFlows of SBG, the single-system ECNF++, Prose and
+the transferable TarFlow. Still to come: the transferable ECNF++ up_to_4aa (transferable-samplers/model-weights).
 """
 
 from __future__ import annotations
@@ -47,3 +47,16 @@ for _task, _sequence in ECNF_SYSTEMS.items():
             description=f"ECNF++ single-system vector field of {_task} ({_sequence}), training seed {_seed}; "
                         f"loaded by `--method ecnf --tier paper --config weights=published --seed {_seed}`",
             layout="specs/flows-and-protocol.md 5.4 (baselines/ecnf/published.py)"))
+
+# --- Prose and the transferable TarFlow, spec flows 5.1 / 5.2: one model for peptides of 2 to 8 residues ---
+register(PublishedWeights(
+    name="prose_up_to_8aa", method="prose", hub_repo=MODEL_WEIGHTS_REPO, filename="transferable/prose_up_to_8aa.pth",
+    description="Prose, the transferable TarFlow with adaptive LayerNorm (288.1 M parameters, 2-8 residues, "
+                "ManyPeptidesMD); loaded by `--method prose --tier paper`",
+    layout="specs/flows-and-protocol.md 5.1 (baselines/prose/published.py)"))
+register(PublishedWeights(
+    name="tarflow_up_to_8aa", method="tarflow-transferable", hub_repo=MODEL_WEIGHTS_REPO,
+    filename="transferable/tarflow_up_to_8aa.pth",
+    description="Transferable TarFlow (115.7 M parameters, 2-8 residues, ManyPeptidesMD); loaded by "
+                "`--method tarflow-transferable --tier paper`",
+    layout="specs/flows-and-protocol.md 5.2 (baselines/prose/published.py)"))

@@ -19,15 +19,20 @@ Reverse inverts token by token with a KV cache: x_{t+1} = z_{t+1} exp(a_{t+1}) +
 constant affine map. Module names follow the published state dict (spec 5.3) where the toolkit
 allows; ``baselines/tarflow/published.py`` maps the rest.
 
-Seams for the transferable models (Prose extends this core): ``TokenPermutation`` is the only thing
-a block knows about token order (Prose: per-peptide atom orderings); ``MetaBlock.embed`` is where
-inputs enter (Prose: conditioning, sinusoidal positions) and ``MetaBlock.trunk`` runs the layers
-(Prose: adaptive norms, padding masks). Neither conditioning nor masks are built here.
+Seams for the transferable models (baselines/prose extends this core; forward and reverse are shared):
+``forward``/``reverse`` take an optional per-batch ``context`` (None here) that only the seams read.
+``order(context)`` is the call's ``TokenPermutation`` (Prose: per-peptide atom orderings);
+``token_inputs(order, context)`` is what the layers read per token besides x, in block order, and
+``window(inputs, t)`` its slice for one reverse step (here: the position table; Prose: sinusoidal
+positions, block conditioning, padding mask); ``embed`` is where inputs enter, ``trunk`` runs the
+layers (Prose: adaptive norms, padding masks) and ``masked`` zeroes the shifted outputs of padding
+tokens (here: nothing to zero). Neither conditioning nor masks are built here.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import torch
 from torch import nn
@@ -82,34 +87,54 @@ def shift_right(o: torch.Tensor) -> torch.Tensor:
 class MetaBlock(nn.Module):
     """One autoregressive affine block over ``tokens`` tokens of ``in_channels`` features each."""
 
-    def __init__(self, in_channels: int, channels: int, tokens: int, permutation: TokenPermutation, layers: int,
-                 head_dim: int = 64, expansion: int = 4, dropout: float = 0.0):
+    def __init__(self, in_channels: int, channels: int, tokens: int, permutation: TokenPermutation | None, layers: int,
+                 head_dim: int = 64, expansion: int = 4, dropout: float = 0.0,
+                 make_layer: Callable[[], nn.Module] | None = None, pos_embed: nn.Module | None = None):
+        """``make_layer`` and ``pos_embed`` replace the single-system layer and learned position table
+        (a transferable block's seam); ``permutation`` None: the order comes from each call's context."""
         super().__init__()
         if channels % head_dim:
             raise ValueError(f"channels ({channels}) must be a multiple of head_dim ({head_dim})")
         self.in_channels, self.tokens, self.permutation = in_channels, tokens, permutation
         self.heads, self.head_dim = channels // head_dim, head_dim
         self.proj_in = nn.Linear(in_channels, channels)
-        self.pos_embed = LearnedPositions(tokens, channels, init_std=0.01)
-        self.attn_blocks = nn.ModuleList(
-            TransformerBlock(channels, self.heads, head_dim, expansion, dropout, norm="layer", mlp="gelu", causal=True,
-                             qkv_bias=True, out_bias=True)
-            for _ in range(layers)
-        )
+        self.pos_embed = pos_embed if pos_embed is not None else LearnedPositions(tokens, channels, init_std=0.01)
+        if make_layer is None:
+            def make_layer() -> nn.Module:
+                return TransformerBlock(channels, self.heads, head_dim, expansion, dropout, norm="layer", mlp="gelu",
+                                        causal=True, qkv_bias=True, out_bias=True)
+        self.attn_blocks = nn.ModuleList(make_layer() for _ in range(layers))
         self.proj_out = nn.Linear(channels, 2 * in_channels)
         nn.init.zeros_(self.proj_out.weight)
 
     # --- the parts a transferable block overrides -------------------------------------------------
+    def order(self, context: object = None) -> TokenPermutation:
+        """The token order of one call: the block's fixed permutation (the context is a transferable block's)."""
+        return self.permutation
+
+    def token_inputs(self, order: TokenPermutation, context: object = None) -> torch.Tensor:
+        """What the layers read per token besides x, in block order: here the position table (T, C)."""
+        return self.positions()
+
+    def window(self, inputs: torch.Tensor, t: int) -> torch.Tensor:
+        """``token_inputs`` of token t alone (one step of the reverse pass)."""
+        return inputs[t : t + 1]
+
+    def masked(self, o: torch.Tensor, inputs: torch.Tensor) -> torch.Tensor:
+        """Shifted outputs (B, T, c) with padding tokens zeroed: a single system has no padding."""
+        return o
+
     def positions(self) -> torch.Tensor:
         """(T, C) position embeddings in the block's token order."""
         return self.permutation.apply(self.pos_embed.weight, dim=0)
 
-    def embed(self, x: torch.Tensor, positions: torch.Tensor) -> torch.Tensor:
-        """Transformer input (B, S, C) of tokens x (B, S, c) with their position embeddings (S, C)."""
-        return self.proj_in(x) + positions
+    def embed(self, x: torch.Tensor, inputs: torch.Tensor) -> torch.Tensor:
+        """Transformer input (B, S, C) of tokens x (B, S, c) with their token inputs (here positions (S, C))."""
+        return self.proj_in(x) + inputs
 
-    def trunk(self, h: torch.Tensor, cache: KVCache | None = None) -> torch.Tensor:
-        """The causal layers; with a cache, h holds the next positions and the cache is advanced."""
+    def trunk(self, h: torch.Tensor, cache: KVCache | None = None, inputs: object = None) -> torch.Tensor:
+        """The causal layers; with a cache, h holds the next positions and the cache is advanced.
+        (``inputs``, the token inputs, matter only to a conditioned trunk.)"""
         for i, layer in enumerate(self.attn_blocks):
             h = layer(h, cache, i)
         if cache is not None:
@@ -122,31 +147,57 @@ class MetaBlock(nn.Module):
         return a, b
 
     # --- the two directions ---------------------------------------------------------------------
-    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def forward(self, x: torch.Tensor, context: object = None) -> tuple[torch.Tensor, torch.Tensor]:
         """Data tokens (B, T, c) -> latent tokens (B, T, c) and log|det dz/dx| (B,)."""
-        xp = self.permutation.apply(x)
-        a, b = (shift_right(o) for o in self.affine(self.trunk(self.embed(xp, self.positions()))))
+        order = self.order(context)
+        xp = order.apply(x)
+        inputs = self.token_inputs(order, context)
+        h = self.trunk(self.embed(xp, inputs), inputs=inputs)
+        a, b = (self.masked(shift_right(o), inputs) for o in self.affine(h))
         z = (xp - b) * torch.exp(-a)
-        return self.permutation.invert(z), -a.flatten(1).sum(1)
+        return order.invert(z), -a.flatten(1).sum(1)
 
     def new_cache(self, batch: int, like: torch.Tensor) -> KVCache:
         return KVCache(len(self.attn_blocks), batch, self.heads, self.tokens, self.head_dim, like.device, like.dtype)
 
-    def reverse(self, z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def reverse(self, z: torch.Tensor, context: object = None) -> tuple[torch.Tensor, torch.Tensor]:
         """Latent tokens (B, T, c) -> data tokens and log|det dx/dz| (B,), one token at a time (KV cache)."""
-        zp = self.permutation.apply(z)
-        positions = self.positions()
+        order = self.order(context)
+        zp = order.apply(z)
+        inputs = self.token_inputs(order, context)
         cache = self.new_cache(zp.shape[0], zp)
         xs = [zp[:, 0]]
         logdet = zp.new_zeros(zp.shape[0])
         for t in range(zp.shape[1] - 1):
-            a, b = self.affine(self.trunk(self.embed(xs[t][:, None], positions[t : t + 1]), cache))
+            step = self.window(inputs, t)
+            a, b = self.affine(self.trunk(self.embed(xs[t][:, None], step), cache, inputs=step))
             xs.append(zp[:, t + 1] * torch.exp(a[:, 0]) + b[:, 0])
             logdet = logdet + a.flatten(1).sum(1)
-        return self.permutation.invert(torch.stack(xs, dim=1)), logdet
+        return order.invert(torch.stack(xs, dim=1)), logdet
 
 
-class TarFlowNet(nn.Module):
+class BlockStack(nn.Module):
+    """A stack of MetaBlocks (``self.blocks``); ``blocks[0]`` acts first in the data -> latent direction.
+    The per-call ``context`` (None for a single system) is handed to every block."""
+
+    blocks: nn.ModuleList
+
+    def run_forward(self, h: torch.Tensor, context: object = None) -> tuple[torch.Tensor, torch.Tensor]:
+        logdet = h.new_zeros(h.shape[0])
+        for block in self.blocks:
+            h, ld = block(h, context)
+            logdet = logdet + ld
+        return h, logdet
+
+    def run_reverse(self, h: torch.Tensor, context: object = None) -> tuple[torch.Tensor, torch.Tensor]:
+        logdet = h.new_zeros(h.shape[0])
+        for block in reversed(self.blocks):
+            h, ld = block.reverse(h, context)
+            logdet = logdet + ld
+        return h, logdet
+
+
+class TarFlowNet(BlockStack):
     """The single-system TarFlow over flat standardized coordinates (B, 3N), atom-major (x1, y1, z1, x2, ...).
 
     ``in_channels`` is the number of features per token: 1 (a token per coordinate, ALDP) or 3 (a
@@ -172,18 +223,12 @@ class TarFlowNet(nn.Module):
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """x (B, 3N) -> z (B, 3N), log|det dz/dx| (B,)."""
-        h, logdet = self._tokens(x), x.new_zeros(x.shape[0])
-        for block in self.blocks:
-            h, ld = block(h)
-            logdet = logdet + ld
+        h, logdet = self.run_forward(self._tokens(x))
         return h.reshape(x.shape), logdet
 
     def reverse(self, z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """z (B, 3N) -> x (B, 3N), log|det dx/dz| (B,)."""
-        h, logdet = self._tokens(z), z.new_zeros(z.shape[0])
-        for block in reversed(self.blocks):
-            h, ld = block.reverse(h)
-            logdet = logdet + ld
+        h, logdet = self.run_reverse(self._tokens(z))
         return h.reshape(z.shape), logdet
 
     def log_prob(self, x: torch.Tensor) -> torch.Tensor:
@@ -202,5 +247,5 @@ def nll_per_dim(model: TarFlowNet, x: torch.Tensor) -> torch.Tensor:
     return -model.log_prob(x).mean() / x.shape[1]
 
 
-__all__ = ["Identity", "MetaBlock", "Reversal", "TarFlowNet", "TokenPermutation", "alternating", "nll_per_dim",
+__all__ = ["BlockStack", "Identity", "MetaBlock", "Reversal", "TarFlowNet", "TokenPermutation", "alternating", "nll_per_dim",
            "normal_log_prob", "shift_right"]

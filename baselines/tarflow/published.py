@@ -21,7 +21,7 @@ from pathlib import Path
 
 import torch
 
-from baselines.tarflow.flow import TarFlowNet
+from baselines.tarflow.flow import BlockStack
 from benchmark.weights import Layout, WeightsError, load_into, load_state_dict
 
 PREFIX = "net."
@@ -47,26 +47,29 @@ def published_name(sequence: str, seed: int) -> str:
     return f"tarflow_{sequence}_{int(seed)}"
 
 
-def load_published_state(net: TarFlowNet, state: dict[str, torch.Tensor]) -> None:
-    """Load a published state dict into ``net`` strictly (WeightsError on any mismatch)."""
+def load_published_state(net: BlockStack, state: dict[str, torch.Tensor], layout: Layout = LAYOUT) -> None:
+    """Load a published state dict into ``net`` strictly (WeightsError on any mismatch). Every block's
+    stored ``attn_mask`` must be the causal mask of the model's token count (for the transferable
+    models, their padded capacity). Shared by every TarFlow-family layout (baselines/prose)."""
     foreign = sorted(k for k in state if not k.startswith(PREFIX))
     if foreign:
         raise WeightsError(f"Published TarFlow keys must all start with {PREFIX!r}; found {foreign[:5]}"
-                           f"{' ...' if len(foreign) > 5 else ''} (is this a TarFlow single-system file?).")
+                           f"{' ...' if len(foreign) > 5 else ''} (is this a file of the {layout.name}?).")
     masks = {k: v for k, v in state.items() if MASK_KEY.fullmatch(k[len(PREFIX):])}
     if len(masks) != len(net.blocks):
         raise WeightsError(f"Expected one {PREFIX}blocks.<b>.attn_mask per block ({len(net.blocks)}), found {len(masks)}.")
-    causal = torch.ones(net.tokens, net.tokens).tril()
+    tokens = net.blocks[0].tokens
+    causal = torch.ones(tokens, tokens).tril()
     for key, mask in masks.items():
         if tuple(mask.shape) != tuple(causal.shape) or not torch.equal(mask.float(), causal):
-            raise WeightsError(f"{key} is not the causal mask of {net.tokens} tokens that this model computes "
+            raise WeightsError(f"{key} is not the causal mask of {tokens} tokens that this model computes "
                                f"(shape {tuple(mask.shape)}).")
-    load_into(net, state, LAYOUT)
+    load_into(net, state, layout)
 
 
-def load_published_file(net: TarFlowNet, path: Path) -> None:
+def load_published_file(net: BlockStack, path: Path, layout: Layout = LAYOUT) -> None:
     """Read a published ``.pth`` without unpickling code (benchmark.weights.safe_load) and load it."""
-    load_published_state(net, load_state_dict(path, container_key=None))
+    load_published_state(net, load_state_dict(path, container_key=None), layout)
 
 
 __all__ = ["LAYOUT", "PREFIX", "load_published_file", "load_published_state", "published_name"]

@@ -102,6 +102,8 @@ def test_energy_cutoff_keeps_only_proposals_below_it():
     assert s.diagnostics["n_particles"] == below == len(s.positions) and 0 < below < 500
     with pytest.raises(InvalidSamplesError):
         run_smc("smc", n_particles=50, energy_cutoff=-1.0)  # u >= 0 everywhere: nothing passes
+    with pytest.raises(InvalidSamplesError, match="No proposal passed"):  # with the quantile filter on too
+        run_smc("smc", n_particles=50, energy_cutoff=-1.0, logw_quantile_filter=0.002)
 
 
 class NoLogQ(GaussianProposal):

@@ -1,4 +1,5 @@
-"""Feed-forward layers: the SwiGLU of ARBG and the GELU MLP of TarFlow / the conditioning embedders."""
+"""Feed-forward layers: the SwiGLU of ARBG, the fused SwiGLU transition of Prose, and the GELU MLP of
+TarFlow / the conditioning embedders."""
 
 from __future__ import annotations
 
@@ -26,6 +27,25 @@ class SwiGLU(nn.Module):
         return self.drop(self.w3(self.drop(F.silu(self.w1(x)) * self.w2(x))))
 
 
+class FusedSwiGLU(nn.Module):
+    """Prose's transition (spec flows 4.3.2): W_out(SiLU(q) * p) with [p | q] = W_in x, no biases.
+
+    One fused input projection C -> 2 * expansion * C whose first half is the value p and second
+    half the gate q, as the published state dict stores it (``w_in`` = ``swish_linear.0``,
+    ``w_out`` = ``linear_out``). Unlike ``SwiGLU`` the hidden width is expansion * C exactly and the
+    output has no bias.
+    """
+
+    def __init__(self, channels: int, expansion: int = 4):
+        super().__init__()
+        self.w_in = nn.Linear(channels, 2 * expansion * channels, bias=False)
+        self.w_out = nn.Linear(expansion * channels, channels, bias=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        p, q = self.w_in(x).chunk(2, dim=-1)
+        return self.w_out(F.silu(q) * p)
+
+
 class GELUMLP(nn.Module):
     """Linear(C, hidden) -> GELU -> Dropout -> Linear(hidden, out), biases on both (TarFlow, embedders)."""
 
@@ -49,4 +69,4 @@ def make_mlp(kind: str, channels: int, expansion: int = 4, dropout: float = 0.0)
     raise ValueError(f"mlp must be 'swiglu' or 'gelu', not {kind!r}")
 
 
-__all__ = ["GELUMLP", "SwiGLU", "make_mlp"]
+__all__ = ["FusedSwiGLU", "GELUMLP", "SwiGLU", "make_mlp"]
