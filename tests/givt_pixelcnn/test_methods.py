@@ -214,7 +214,7 @@ def test_a_run_through_the_runner_records_a_result(tmp_path, name):
     from benchmark.tasks.protocol import LocalMD
 
     base = get_task("ALDP")
-    md = LocalMD(length_ns=0.004, frame_interval_steps=10, warmup_steps=200)
+    md = LocalMD(replicas=(2, 1, 1), frames_per_replica=120, frame_interval_steps=10, warmup_steps=200)
     quick = dataclasses.replace(base.protocol("quick"), n_eval_samples=40, budgets=(60,), local_md=md)
     task = dataclasses.replace(base, name="TINYHEADS", protocols={**base.protocols, "quick": quick})
     generate.prepare_task(task, "quick", root=tmp_path / "data", progress=False)
