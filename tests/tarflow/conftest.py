@@ -1,16 +1,3 @@
 """Shared fixtures of the TarFlow / SBG tests."""
 
-from __future__ import annotations
-
-import pytest
-import torch
-
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Tiny models gain nothing from threads; on a shared CPU spinning OpenMP threads cost 10x."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
+from tests.threads import one_torch_thread  # noqa: F401  (autouse: one torch thread for these tests)
