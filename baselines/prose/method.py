@@ -17,7 +17,6 @@ One model serves every transferable task, so its weights-store key names the cor
 
 from __future__ import annotations
 
-import dataclasses
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -31,7 +30,7 @@ from baselines.tarflow.published import load_published_file
 from baselines.toolkit.coordinates import Standardizer, augment, centre, pad_encodings
 from baselines.toolkit.data import CorpusBatches, PaddedBatch
 from baselines.toolkit.self_improve import SelfImproveConfig, self_improve
-from baselines.toolkit.training import TrainingJob, train_or_load
+from baselines.toolkit.training import TrainingJob, corpus_weights_key, train_or_load
 from benchmark.adapter import RunContext
 from benchmark.errors import BgbenchError
 from benchmark.systems.encodings import atom_encodings
@@ -41,7 +40,6 @@ if TYPE_CHECKING:
     from benchmark.tasks import Task
     from benchmark.weights import WeightsKey
 
-KEY_TASK = "transferable"
 
 
 def build_net(cfg: ProseConfig) -> TransferableFlow:
@@ -145,7 +143,7 @@ class Prose(TarFlow):
 
     def weights_key(self, ctx: RunContext) -> "WeightsKey":
         """The run's key with the task replaced by "transferable": one corpus model serves every task."""
-        return dataclasses.replace(ctx.weights_key(self, "corpus"), task=KEY_TASK)
+        return corpus_weights_key(self, ctx)
 
     # --- self-improvement (spec 3.4) ---------------------------------------------------------------
     def self_improve(self, system: "System", energy, ctx: RunContext,

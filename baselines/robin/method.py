@@ -18,7 +18,6 @@ not the task ("transferable"): a model trained for 4AA is the one 8AA uses.
 
 from __future__ import annotations
 
-import dataclasses
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -32,7 +31,7 @@ from baselines.robin.config import PUBLISHED_SIGMA_NM, RobinConfig, default_conf
 from baselines.robin.layout import ROBIN_LAYOUT
 from baselines.toolkit.coordinates import Standardizer, augment, centre, pad_encodings
 from baselines.toolkit.data import CorpusBatches, PaddedBatch
-from baselines.toolkit.training import TrainingJob, train_or_load
+from baselines.toolkit.training import TrainingJob, corpus_weights_key, train_or_load
 from benchmark.adapter import RunContext
 from benchmark.errors import BgbenchError
 from benchmark.systems.encodings import atom_encodings
@@ -43,7 +42,6 @@ if TYPE_CHECKING:
     from benchmark.weights import WeightsKey
 
 CLIP_SEED_OFFSET = 1  # the clip census draws from seed + this, never from training's stream
-KEY_TASK = "transferable"
 
 
 class Robin(ARBG):
@@ -116,7 +114,7 @@ class Robin(ARBG):
 
     def weights_key(self, ctx: RunContext) -> "WeightsKey":
         """The run's key with the task replaced by "transferable": one corpus model serves every task."""
-        return dataclasses.replace(ctx.weights_key(self, "corpus"), task=KEY_TASK)
+        return corpus_weights_key(self, ctx)
 
     @torch.no_grad()
     def peptide_density(self, system: "System") -> tuple[ARDensity, Standardizer]:
