@@ -7,8 +7,8 @@ the hub repository and path, a description, and the spec section that fixes its 
 (its ``Layout`` lives with the family). Keep the entries here, not in the families, so that listing
 published weights never imports a model.
 
-Entries: ROBIN's released checkpoint, the single-system TarFlows of SBG, the single-system ECNF++, Prose and
-the transferable TarFlow. Still to come: the transferable ECNF++ up_to_4aa (transferable-samplers/model-weights).
+Entries: ROBIN's released checkpoint, the single-system TarFlows of SBG, the single-system and the transferable
+(up_to_4aa) ECNF++, Prose and the transferable TarFlow.
 """
 
 from __future__ import annotations
@@ -47,6 +47,13 @@ for _task, _sequence in ECNF_SYSTEMS.items():
             description=f"ECNF++ single-system vector field of {_task} ({_sequence}), training seed {_seed}; "
                         f"loaded by `--method ecnf --tier paper --config weights=published --seed {_seed}`",
             layout="specs/flows-and-protocol.md 5.4 (baselines/ecnf/published.py)"))
+
+register(PublishedWeights(
+    name="ecnfpp_up_to_4aa", method="ecnf-transferable", hub_repo=MODEL_WEIGHTS_REPO,
+    filename="transferable/ecnf++_up_to_4aa.pth",
+    description="Transferable ECNF++ vector field (4.19 M parameters, 2-4 residues, ManyPeptidesMD); loaded by "
+                "`--method ecnf-transferable --tier paper`",
+    layout="specs/flows-and-protocol.md 5.4 (baselines/ecnf/published.py)"))
 
 # --- Prose and the transferable TarFlow, spec flows 5.1 / 5.2: one model for peptides of 2 to 8 residues ---
 register(PublishedWeights(

@@ -55,6 +55,7 @@ BUILTIN_METHODS: dict[str, Builtin] = {
     "robin": Builtin("baselines.robin:Robin", "autoregressive", "transferable"),
     "tarflow": Builtin("baselines.tarflow:TarFlow", "normalizing flow", "single-system"),
     "ecnf": Builtin("baselines.ecnf:ECNF", "continuous normalizing flow", "single-system"),
+    "ecnf-transferable": Builtin("baselines.ecnf:ECNFTransferable", "continuous normalizing flow", "transferable"),
     "prose": Builtin("baselines.prose:Prose", "normalizing flow", "transferable"),
     "tarflow-transferable": Builtin("baselines.prose:TransferableTarFlow", "normalizing flow", "transferable"),
 }

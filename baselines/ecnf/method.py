@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any
 import torch
 from tqdm.auto import tqdm
 
-from baselines.ecnf.config import ECNFConfig, default_config
+from baselines.ecnf.config import ECNFConfig, FieldConfig, default_config
 from baselines.ecnf.egnn import EGNNVectorField
 from baselines.ecnf.features import group_atoms, single_system_features
 from baselines.ecnf.matching import flow_matching_loss
@@ -60,12 +60,18 @@ class SystemModel:
         return -3 * (self.n_atoms - 1) * math.log(self.sigma)
 
 
-def build_field(cfg: ECNFConfig, n_features: int) -> EGNNVectorField:
+def build_field(cfg: FieldConfig, n_features: int) -> EGNNVectorField:
     """The vector field a config describes for ``n_features`` conditioning features (time is appended)."""
     return EGNNVectorField(n_features + 1, cfg.channels, cfg.layers)
 
 
-def solver_settings(cfg: ECNFConfig) -> SolverSettings:
+def new_cost() -> dict[str, float]:
+    """The per-system cost counters the diagnostics report (proposals and likelihoods: count, evaluations, seconds)."""
+    return {"proposals": 0, "proposal_evaluations": 0, "proposal_seconds": 0.0,
+            "likelihoods": 0, "likelihood_evaluations": 0, "likelihood_seconds": 0.0}
+
+
+def solver_settings(cfg: FieldConfig) -> SolverSettings:
     return SolverSettings(method=cfg.solver, atol=cfg.atol, rtol=cfg.rtol, divergence=cfg.divergence,
                           step_size=cfg.step_size)
 
@@ -106,8 +112,7 @@ class ECNF(ProposalMethod):
             self.info[system.name] = info
             self.models[system.name] = SystemModel(net.to(ctx.device).eval(), features.to(ctx.device), info["sigma"],
                                                    system.n_atoms)
-            self.cost[system.name] = {"proposals": 0, "proposal_evaluations": 0, "proposal_seconds": 0.0,
-                                      "likelihoods": 0, "likelihood_evaluations": 0, "likelihood_seconds": 0.0}
+            self.cost[system.name] = new_cost()
 
     def _train_or_load(self, net: EGNNVectorField, features: torch.Tensor, system: "System",
                        ctx: RunContext) -> dict[str, Any]:
@@ -150,9 +155,11 @@ class ECNF(ProposalMethod):
 
     # --- what the record says --------------------------------------------------------------------
     def parameter_count(self) -> int | None:
+        """Parameters of the distinct networks (one per system here; one shared by all in the transferable variant)."""
         if not self.models:
             return None
-        return sum(p.numel() for m in self.models.values() for p in m.net.parameters())
+        nets = {id(m.net): m.net for m in self.models.values()}
+        return sum(p.numel() for net in nets.values() for p in net.parameters())
 
     def training_seconds(self) -> dict[str, float]:
         return dict(self._training_seconds)
@@ -161,7 +168,7 @@ class ECNF(ProposalMethod):
         """Scale, weights source, training facts, ODE settings and the measured cost of proposals and likelihoods."""
         info = self.info.get(system.name, {})
         keys = ("sigma", "training_frames", "total_steps", "skipped_steps", "final_loss", "published", "class_groups")
-        cfg: ECNFConfig = self.cfg  # type: ignore[assignment]
+        cfg: FieldConfig = self.cfg  # type: ignore[assignment]
         cost = dict(self.cost.get(system.name, {}))
         for kind in ("proposal", "likelihood"):
             n = cost.get(f"{kind}s", 0)
@@ -180,14 +187,14 @@ class ECNF(ProposalMethod):
 
     def source_facts(self, system: "System", ctx: RunContext) -> SourceFacts:
         """Mean-free density (no chi_3 adjustment), standardized by sigma; exact unless Hutchinson."""
-        cfg: ECNFConfig = self.cfg  # type: ignore[assignment]
+        cfg: FieldConfig = self.cfg  # type: ignore[assignment]
         return SourceFacts(coordinate_scale_nm=self._model(system).sigma, com="mean-free",
                            batch_size=cfg.sample_batch_size, device=ctx.device,
                            exact_density=cfg.divergence == "exact")
 
     def propose(self, system: "System", n: int, ctx: RunContext) -> tuple[torch.Tensor, torch.Tensor]:
         model = self._model(system)
-        cfg: ECNFConfig = self.cfg  # type: ignore[assignment]
+        cfg: FieldConfig = self.cfg  # type: ignore[assignment]
         settings, cost = solver_settings(cfg), self.cost[system.name]
         xs, lqs = [], []
         with tqdm(total=n, desc=f"ecnf propose {system.name}", leave=False, disable=None) as bar:
@@ -210,7 +217,7 @@ class ECNF(ProposalMethod):
         """log q(x) in nm^-(3N-3) of the centred positions (n, N, 3), integrated back to the prior;
         differentiable in ``positions`` (through the solver, so expensive)."""
         model = self._model(system)
-        cfg: ECNFConfig = self.cfg  # type: ignore[assignment]
+        cfg: FieldConfig = self.cfg  # type: ignore[assignment]
         settings, cost = solver_settings(cfg), self.cost[system.name]
         x = centre(positions.to(device=ctx.device, dtype=torch.float32)) / model.sigma
         out = []
@@ -224,4 +231,4 @@ class ECNF(ProposalMethod):
         return torch.cat(out).to(positions.device)
 
 
-__all__ = ["ECNF", "SystemModel", "build_field", "solver_settings"]
+__all__ = ["ECNF", "SystemModel", "build_field", "new_cost", "solver_settings"]

@@ -28,6 +28,12 @@ LAYOUT = Layout(name="ecnf++ EGNN vector field (flows-and-protocol.md 5.4)", str
 #: bgbench task -> the sequence name of its published single-system checkpoint
 SEQUENCES = {"ALDP": "Ace-A-Nme", "AL3": "AAA", "AL4": "Ace-AAA-Nme", "AL6": "AAAAAA"}
 
+#: The published transferable checkpoint (``transferable/ecnf++_up_to_4aa.pth``): same layout, in_nf 82,
+#: 9 layers; peptides of 2 to 4 residues standardized by the up_to_4aa precomputed std (spec 1.2.2).
+TRANSFERABLE_NAME = "ecnfpp_up_to_4aa"
+TRANSFERABLE_RESIDUES = (2, 4)
+TRANSFERABLE_SIGMA_NM = 0.28
+
 
 def published_name(sequence: str, seed: int) -> str:
     """bgbench's name of a published single-system checkpoint, e.g. ``ecnfpp_AAA_0`` ('+' is not a name character)."""
@@ -48,4 +54,5 @@ def load_published_file(net: EGNNVectorField, path: Path) -> None:
     load_published_state(net, load_state_dict(path, container_key=None))
 
 
-__all__ = ["LAYOUT", "PREFIX", "SEQUENCES", "load_published_file", "load_published_state", "published_name"]
+__all__ = ["LAYOUT", "PREFIX", "SEQUENCES", "TRANSFERABLE_NAME", "TRANSFERABLE_RESIDUES", "TRANSFERABLE_SIGMA_NM",
+           "load_published_file", "load_published_state", "published_name"]
