@@ -11,12 +11,14 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from baselines.ecnf import ECNF
+from baselines.ecnf import ECNF, ECNFTransferable
 from baselines.ecnf.egnn import EGNNVectorField
 from baselines.ecnf.features import PUBLISHED_GROUPS, atom_classes, transferable_width
 from baselines.ecnf.ode import SolverSettings, log_prob
 from baselines.ecnf.published import LAYOUT, load_published_state
 from benchmark.adapter import RunContext
+from benchmark.data.corpus import corpus_spec
+from benchmark.systems.encodings import atom_encodings
 from benchmark.tasks import get_task
 from benchmark.weights import WeightsError, WeightsStore, import_published, load_into
 from benchmark.weights.published import published
@@ -96,4 +98,48 @@ def test_published_aldp_file_goes_through_the_store_into_the_method(tmp_path):
     xd = (x.double() - x.double().mean(1, keepdim=True)) / sigma
     direct, _ = log_prob(field, xd, SolverSettings(method="euler", step_size=1.0))
     direct = direct - 3 * 21 * math.log(sigma)
+    assert torch.allclose(lq.double(), direct, rtol=1e-4, atol=1e-3)
+
+
+def up_to_4aa_inputs(system, t: float) -> torch.Tensor:
+    """Spec 4.8's transferable node features of one unpadded peptide, written out: one-hots of atom type - 1
+    (54), residue position - 1 (4), residue type - 1 (20), length - 2 (3), then t (82 columns)."""
+    enc = atom_encodings(system)
+    n = system.n_atoms
+    parts = [F.one_hot(torch.as_tensor(enc.atom_type) - 1, 54), F.one_hot(torch.as_tensor(enc.aa_pos) - 1, 4),
+             F.one_hot(torch.as_tensor(enc.aa_type) - 1, 20), F.one_hot(torch.full((n,), enc.seq_len - 2), 3)]
+    return torch.cat([*(p.double() for p in parts), torch.full((n, 1), float(t), dtype=torch.float64)], -1)
+
+
+def test_published_up_to_4aa_file_goes_through_the_store_into_the_transferable_method(tmp_path):
+    """The transferable layout (in_nf 82, C 256, 9 layers) from a .pth through ``import_published`` into
+    ``ecnf-transferable`` (paper tier: published weights, 0.28 nm); log q of a dipeptide = direct computation.
+
+    GG (19 atoms), the smallest dipeptide, and one Euler step keep the exact traces to ~10 s."""
+    state = random_state(published_layout(82, 256, 9), seed=5)
+    for k in list(state):  # tame coordinate heads so one Euler step stays well-behaved
+        if k.endswith("coord_mlp.2.weight"):
+            state[k] = state[k] * 0.05
+    src = tmp_path / "download" / published("ecnfpp_up_to_4aa").filename
+    src.parent.mkdir(parents=True)
+    torch.save(state, src)
+    store = WeightsStore(tmp_path / "weights")
+    import_published("ecnfpp_up_to_4aa", tmp_path / "download", store)
+    task = get_task("2AA")
+    systems = (corpus_spec("GG"),)
+    ctx = RunContext(seed=0, tier="paper", budget=10, task=task, systems=systems, work_dir=tmp_path, weights=store)
+    method = ECNFTransferable(solver="euler", step_size=1.0, divergence="exact")
+    method.configure(task, "paper")
+    method.setup(task, ctx)
+    assert method.parameter_count() == 4_191_835 and method.diagnostics(systems[0].build(), ctx)["weights"] == "published"
+    system = systems[0].build()
+    x = torch.as_tensor(system.initial_positions, dtype=torch.float32)[None]
+    lq = method.log_q(system, x, ctx).detach()
+
+    def field(t, y):
+        return torch.stack([direct_velocity(state, 9, up_to_4aa_inputs(system, float(t)), yi) for yi in y])
+
+    xd = (x.double() - x.double().mean(1, keepdim=True)) / 0.28  # the published up_to_4aa scale (spec 1.2.2)
+    direct, _ = log_prob(field, xd, SolverSettings(method="euler", step_size=1.0))
+    direct = direct - 3 * (system.n_atoms - 1) * math.log(0.28)
     assert torch.allclose(lq.double(), direct, rtol=1e-4, atol=1e-3)
