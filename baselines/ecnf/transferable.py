@@ -34,14 +34,13 @@ from baselines.ecnf.method import ECNF, SystemModel, build_field, new_cost
 from baselines.ecnf.published import (TRANSFERABLE_NAME, TRANSFERABLE_RESIDUES, TRANSFERABLE_SIGMA_NM,
                                       load_published_file)
 from baselines.toolkit.data import CorpusBatches, PaddedBatch
-from baselines.toolkit.training import TrainingJob, corpus_weights_key, train_or_load
+from baselines.toolkit.training import TrainingJob, train_or_load
 from benchmark.adapter import RunContext
 from benchmark.errors import BgbenchError
 
 if TYPE_CHECKING:
     from benchmark.systems import System
     from benchmark.tasks import Task
-    from benchmark.weights import WeightsKey
 
 
 def build_transferable_field(cfg: TransferableConfig) -> EGNNVectorField:
@@ -121,7 +120,7 @@ class ECNFTransferable(ECNF):
                     "training_frames": len(batches)}
             return TrainingJob(corpus_loss(cfg), batches, cfg, cfg.total_steps(len(batches)), ctx.seed, info)
 
-        entry = ctx.weights.entry(self.weights_key(ctx))  # type: ignore[union-attr]
+        entry = ctx.weights.entry(ctx.weights_key(self, "corpus"))  # type: ignore[union-attr]
         loaded = train_or_load(entry, net, job, device=ctx.device, desc=f"{self.name} train corpus", logger=ctx.logger)
         if loaded.trained is not None:
             self._training_seconds["corpus"] = loaded.trained.seconds
@@ -138,9 +137,6 @@ class ECNFTransferable(ECNF):
         load_published_file(net, published_file(TRANSFERABLE_NAME, ctx.weights))
         ctx.logger.info("%s: published weights %s, sigma = %.2f nm", self.name, TRANSFERABLE_NAME, TRANSFERABLE_SIGMA_NM)
         return {"weights": "published", "published": TRANSFERABLE_NAME, "sigma": TRANSFERABLE_SIGMA_NM}
-
-    def weights_key(self, ctx: RunContext) -> "WeightsKey":
-        return corpus_weights_key(self, ctx)
 
     def diagnostics(self, system: "System", ctx: RunContext) -> dict[str, Any]:
         out = super().diagnostics(system, ctx)

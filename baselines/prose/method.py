@@ -30,7 +30,7 @@ from baselines.tarflow.published import load_published_file
 from baselines.toolkit.coordinates import Standardizer, augment, centre, pad_encodings
 from baselines.toolkit.data import CorpusBatches, PaddedBatch
 from baselines.toolkit.self_improve import SelfImproveConfig, self_improve
-from baselines.toolkit.training import TrainingJob, corpus_weights_key, train_or_load
+from baselines.toolkit.training import TrainingJob, train_or_load
 from benchmark.adapter import RunContext
 from benchmark.errors import BgbenchError
 from benchmark.systems.encodings import atom_encodings
@@ -38,7 +38,6 @@ from benchmark.systems.encodings import atom_encodings
 if TYPE_CHECKING:
     from benchmark.systems import System
     from benchmark.tasks import Task
-    from benchmark.weights import WeightsKey
 
 
 
@@ -126,7 +125,7 @@ class Prose(TarFlow):
             info = {"sigma": sigma, "corpus_sequences": len(batches.frames), "training_frames": len(batches)}
             return TrainingJob(corpus_loss(orderings), batches, cfg, cfg.total_steps(len(batches)), ctx.seed, info)
 
-        entry = ctx.weights.entry(self.weights_key(ctx))  # type: ignore[union-attr]
+        entry = ctx.weights.entry(ctx.weights_key(self, "corpus"))  # type: ignore[union-attr]
         loaded = train_or_load(entry, net, job, device=ctx.device, desc=f"{self.name} train corpus", logger=ctx.logger)
         if loaded.trained is not None:
             self._training_seconds["corpus"] = loaded.trained.seconds
@@ -140,10 +139,6 @@ class Prose(TarFlow):
         load_published_file(net, published_file(name, ctx.weights), LAYOUTS[self.name])
         ctx.logger.info("%s: published weights %s, sigma = %.2f nm", self.name, name, PUBLISHED_SIGMA_NM)
         return {"weights": "published", "published": name, "sigma": PUBLISHED_SIGMA_NM}
-
-    def weights_key(self, ctx: RunContext) -> "WeightsKey":
-        """The run's key with the task replaced by "transferable": one corpus model serves every task."""
-        return corpus_weights_key(self, ctx)
 
     # --- self-improvement (spec 3.4) ---------------------------------------------------------------
     def self_improve(self, system: "System", energy, ctx: RunContext,

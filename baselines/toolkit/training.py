@@ -35,8 +35,7 @@ from baselines.toolkit.optim import make_optimizer
 from baselines.toolkit.schedules import one_cycle
 
 if TYPE_CHECKING:
-    from benchmark.adapter import Method, RunContext
-    from benchmark.weights import WeightsEntry, WeightsKey
+    from benchmark.weights import WeightsEntry
 
 LossFn = Callable[[nn.Module, Any], torch.Tensor]
 log = logging.getLogger(__name__)
@@ -203,15 +202,5 @@ def train_or_load(entry: "WeightsEntry", model: nn.Module, make_job: Callable[[]
         return LoadedWeights(entry.info, result)
 
 
-#: The task part of every transferable method's corpus-model key (one model serves every transferable task).
-CORPUS_KEY_TASK = "transferable"
-
-
-def corpus_weights_key(method: "Method", ctx: "RunContext") -> "WeightsKey":
-    """The weights-store key of a transferable method's corpus model: the run's key with the task replaced by
-    "transferable", so that the model trained for 2AA is the one 4AA and 8AA load."""
-    return replace(ctx.weights_key(method, "corpus"), task=CORPUS_KEY_TASK)
-
-
-__all__ = ["CORPUS_KEY_TASK", "FINAL_LOSS_WINDOW", "LoadedWeights", "LossFn", "TrainResult", "TrainingJob",
-           "corpus_weights_key", "final_loss", "to_device", "train", "train_or_load"]
+__all__ = ["FINAL_LOSS_WINDOW", "LoadedWeights", "LossFn", "TrainResult", "TrainingJob", "final_loss", "to_device", "train",
+           "train_or_load"]
