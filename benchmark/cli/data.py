@@ -60,6 +60,14 @@ def _card_status(card: dict[str, dict[str, str]] | None, system: str, manifest: 
     return "matches data card" if not differ else f"DIFFERS from data card ({', '.join(differ)})"
 
 
+def _std_or_none(ref) -> float | None:
+    """The reference's scale, or None where it is the training corpus's and no corpus is made here."""
+    try:
+        return round(ref.std, 5)
+    except DataError:
+        return None
+
+
 def _info(args: argparse.Namespace) -> int:
     from benchmark.data import load_reference, store
     from benchmark.data.cards import card_hashes
@@ -81,7 +89,7 @@ def _info(args: argparse.Namespace) -> int:
             if manifest is not None:
                 try:
                     ref = load_reference(task, tier, spec, root)
-                    row.update(status="ok", std_nm=round(ref.std, 5), frames=len(ref.test_positions))
+                    row.update(status="ok", std_nm=_std_or_none(ref), frames=len(ref.test_positions))
                     if manifest.get("source") == "local-md":
                         row["status"] = f"ok, {_card_status(card, spec.name, manifest)}"
                         if row["status"] != "ok, matches data card":

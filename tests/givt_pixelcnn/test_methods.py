@@ -14,12 +14,12 @@ from baselines.ar_heads.config import QUICK_STEPS, MixtureConfig, PixelCNNConfig
 from baselines.arbg import ARBG
 from baselines.arbg.config import default_config as arbg_config
 from baselines.arbg.method import AutoregressiveMethod
-from baselines.arbg.session import DensitySession
 from benchmark.adapter import AutoregressiveProposal, RunContext
 from benchmark.config import ConfigError
 from benchmark.registry import BUILTIN_METHODS, find_method
 from benchmark.tasks import get_task
 from benchmark.weights import WeightsStore
+from tests.ar_session_checks import check_resampled_session_continues_ancestors
 
 TINY = dict(channels=16, layers=1, heads=2, head_dim=8, components=3, steps=6, batch_size=8, sample_batch_size=5,
             checkpoint_every=3, pose="haar")
@@ -118,20 +118,8 @@ def test_per_token_generation_is_the_proposal_generated_in_steps(trained):
 
 @pytest.mark.parametrize("chunk", [2, 100])
 def test_resampled_sessions_continue_their_ancestors(trained, chunk):
-    """select() keeps the chosen prefixes (cache re-indexed with one chunk, rebuilt with several)."""
     ctx, method, system = trained
-    density, std = method.models[system.name]
-    session = DensitySession(density, std.sigma, 6, torch.Generator().manual_seed(0), chunk_size=chunk)
-    first = session.extend(30)
-    idx = torch.tensor([5, 5, 0, 2, 2, 2])
-    before = session.positions()[idx]
-    session.select(idx)
-    rest = session.extend(3 * system.n_atoms)
-    x = session.positions()
-    assert torch.equal(x[:, :10], before)
-    x_nm = x[:, np.argsort(method.generation_order(system, ctx))]
-    with torch.no_grad():
-        assert torch.allclose(first[idx].sum(1) + rest.sum(1), method.log_q(system, x_nm, ctx), atol=1e-3, rtol=0)
+    check_resampled_session_continues_ancestors(method, system, ctx, chunk, atol=1e-3)
 
 
 def test_twisted_smc_runs_on_every_head_and_telescopes_with_real_energies(trained):

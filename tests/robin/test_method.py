@@ -15,6 +15,7 @@ from benchmark.errors import BgbenchError
 from benchmark.systems import AMBER14_OBC1, ZWITTERION, SystemSpec
 from benchmark.tasks import get_task
 from benchmark.weights import ShippedEntry, WeightsStore, ship
+from tests.ar_session_checks import check_resampled_session_continues_ancestors
 
 TINY = dict(num_bins=64, channels=16, layers=1, heads=2, head_dim=8, max_atoms=60, steps=4, batch_size=4,
             sample_batch_size=5, checkpoint_every=2)
@@ -147,22 +148,8 @@ def test_per_token_generation_is_the_proposal_generated_in_steps(trained):
 
 @pytest.mark.parametrize("chunk", [2, 100])
 def test_resampled_sessions_continue_their_ancestors(trained, chunk):
-    """select() keeps the chosen prefixes (cache re-indexed with one chunk, rebuilt with several)."""
     method, ctx = trained
-    system = SYSTEMS[1].build()
-    density, std = method.models[system.name]
-    from baselines.arbg.session import DensitySession
-
-    session = DensitySession(density, std.sigma, 6, torch.Generator().manual_seed(0), chunk_size=chunk)
-    first = session.extend(30)
-    idx = torch.tensor([5, 5, 0, 2, 2, 2])
-    before = session.positions()[idx]
-    session.select(idx)
-    rest = session.extend(3 * system.n_atoms)
-    x = session.positions()
-    assert torch.equal(x[:, :10], before)
-    with torch.no_grad():
-        assert torch.allclose(first[idx].sum(1) + rest.sum(1), method.log_q(system, x, ctx), atol=2e-4)
+    check_resampled_session_continues_ancestors(method, SYSTEMS[1].build(), ctx, chunk, atol=2e-4)
 
 
 def test_errors_say_what_to_do(trained, tmp_path):
