@@ -8,15 +8,17 @@ per task system, throughput against the OpenMM loop, batched MD, memory) are in 
 Accuracy (tests/test_torch_energy.py, against OpenMM Reference on MD frames, 0.01 nm noise and
 clashes of every task system and of all 120 published 2AA/4AA/8AA evaluation peptides): float64
 agrees to <= 6e-14 relative in energy and <= 4e-15 relative to the force norm. float32 (same
-code, positions and parameters in single precision): relative energy error <= 6e-6 (AL4; 3e-7
+code, positions and parameters in single precision): relative energy error <= 1.1e-5 (AL4; 2e-7
 to 2e-6 for the other task systems, 1.3e-3 kT for chignolin, whose Coulomb and GB sums cancel
 to a few parts in 1e3) and force error <= 2e-5 of the force norm. Summing the per-pair terms in
 float64 does not help: the error is in the terms.
 
-Forces: analytic. Measured on the 2-core CPU (one thread, best of 10-15, shared machine), energy
-and forces per second: AA batch 512 analytic 9 100 / autograd 6 000 (energy alone 15 300);
-chignolin chunks of 16 analytic 330 / autograd 210 (energy alone 650). Autograd is kept as the
-``forces="autograd"`` option; it differentiates the energy-only branch of the same code.
+Forces: analytic. Measured on the 2-core CPU with the earlier kernel (one thread, best of 10-15,
+shared machine), energy and forces per second: AA batch 512 analytic 9 100 / autograd 6 000
+(energy alone 15 300); chignolin chunks of 16 analytic 330 / autograd 210 (energy alone 650).
+Autograd is kept as the ``forces="autograd"`` option; it differentiates the energy-only branch
+of the same code. Where the CPU time goes and what made it faster: docs/torch-energy.md
+("Where the time goes"); the largest single gain was ``keep_freed_memory``.
 
 ``torch.compile`` (``compile=True``, off by default): the same kernel compiled by Inductor runs
 about 2x faster on the CPU (one thread: AA 14 900/s, 8AA PGESTAES 920/s, chignolin 655/s). It is
@@ -26,11 +28,11 @@ it in later processes), and the batch-of-one kernel it generated crashed with tw
 avoided by padding, see ``_compiled``). One compiled graph serves every system of a force-field recipe and every batch
 size; if compilation raises, the energy logs a warning and continues in eager mode.
 
-Memory: chunks bound it. In float64 the all-pairs kernel keeps about 46 (chunk, pairs) temporaries
-alive at its peak: chignolin (138 atoms, 9 453 pairs) needs ~3.5 MB per conformation in a chunk
-(measured peak RSS: chunk 16 -> 50 MB, 64 -> 250 MB, 256 -> 0.9 GB, 1024 -> 2.7 GB) and ~1.3 MB
-in float32. The default chunk is 2^17 pairs on the CPU (13 chignolin conformations, ~50 MB;
-larger chunks are not faster there) and 2^22 on CUDA (443 chignolin conformations, ~1.6 GB).
+Memory: chunks bound it. In float64 chignolin (138 atoms, 9 453 pairs) needs ~4-5 MB per
+conformation in a chunk (measured peak RSS increase: chunk 16 -> 76 MB, 64 -> 320 MB, 256 ->
+1.0 GB) and ~2.5 MB in float32. The default chunk is 2^17 pairs on the CPU (13 chignolin
+conformations, ~60 MB; chunks of 2^15 to 2^18 pairs are equally fast there) and 2^22 on CUDA
+(443 chignolin conformations, ~2 GB).
 
 CUDA: everything is device-agnostic and the CUDA test runs where a GPU is present, but no GPU was
 available when this was written, so it has not been run there. On CUDA ``index_add_`` sums with
