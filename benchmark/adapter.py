@@ -99,6 +99,10 @@ class SourceFacts:
             raise ValueError("SourceFacts.batch_size must be at least 1.")
 
 
+#: The task field of a corpus model's weights key: one model serves every transferable task of a tier.
+CORPUS_KEY_TASK = "transferable"
+
+
 @dataclass
 class RunContext:
     """Everything a run hands a method besides the system and the energy.
@@ -120,6 +124,9 @@ class RunContext:
     n_eval_samples: int | None = None  # how many samples the evaluator will score per set
     data_dir: Path | None = None
     weights: "WeightsStore | None" = None
+    # quick tier: make a missing training corpus when a method first asks for it (MD processes to use)
+    prepare_corpus: bool = False
+    md_workers: int = 1
     generator: torch.Generator = field(init=False)
 
     def __post_init__(self) -> None:
@@ -153,6 +160,10 @@ class RunContext:
         task = self._task()
         if not task.transferable:
             raise BgbenchError(f"Task {task.name} is a single-system task; use ctx.training_positions(system).")
+        if self.prepare_corpus and self.tier == "quick":
+            from benchmark.data.on_demand import ensure_quick_corpus
+
+            ensure_quick_corpus(self.tier, self.data_dir, workers=self.md_workers)
         return open_training_corpus(self.tier, self.data_dir)
 
     def training_data_hash(self, system_name: str | None = None) -> str:
@@ -165,14 +176,42 @@ class RunContext:
         return training_data_hash(task, self.tier, task.system(system_name), data_dir=self.data_dir)
 
     def weights_key(self, method: "Method", subject: str) -> "WeightsKey":
-        """The weights-store key of ``method``'s model of ``subject`` (a system name, or "corpus")."""
+        """The weights-store key of ``method``'s model of ``subject`` (a system name, or "corpus").
+
+        A corpus model serves every transferable task of its tier, so its key names the task
+        ``CORPUS_KEY_TASK``. Its data hash is the corpus's content hash; when the quick corpus is not
+        made here yet, but weights exist under the hash the committed corpus card records (shipped
+        weights, say), those are named without making the corpus: they were trained on those bytes.
+        """
         from benchmark.weights import WeightsKey
 
         cfg = method.cfg
         config = cfg.training_key() if isinstance(cfg, MethodConfig) else dict(method.config)
-        data_hash = self.training_data_hash(None if subject == "corpus" else subject)
-        return WeightsKey(method=method.name, task=self._task().name, tier=self.tier, subject=subject,
-                          seed=int(self.seed), config=config, data_hash=data_hash)
+
+        def key(task: str, data_hash: str) -> WeightsKey:
+            return WeightsKey(method=method.name, task=task, tier=self.tier, subject=subject,
+                              seed=int(self.seed), config=config, data_hash=data_hash)
+
+        if subject != "corpus":
+            return key(self._task().name, self.training_data_hash(subject))
+        recorded = self._card_corpus_hash()
+        named = None if recorded is None or self.weights is None else key(CORPUS_KEY_TASK, recorded)
+        if named is not None and self.weights.entry(named).complete:  # type: ignore[union-attr]
+            self.logger.info("Using weights trained on the quick corpus that data_cards records (content %s); "
+                             "the corpus itself is not needed for this run.", recorded[:12])
+            return named
+        return key(CORPUS_KEY_TASK, self.training_data_hash(None))
+
+    def _card_corpus_hash(self) -> str | None:
+        """The committed card's quick-corpus hash, where no corpus was made here (else its own hash names models)."""
+        if self.tier != "quick":
+            return None
+        from benchmark.data import store
+        from benchmark.data.cards import card_corpus_hash
+
+        if store.read_manifest(store.corpus_dir(self.tier, self.data_dir)) is not None:
+            return None
+        return card_corpus_hash()
 
 
 class Method(ABC):

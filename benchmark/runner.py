@@ -73,6 +73,7 @@ class RunConfig:
     isolation: str | None = None  # "none", "process" or "sandbox"; default: process for submissions and plugins
     timeout: float | None = None  # wall-clock seconds for setup and for each system (isolated methods only)
     save_samples: bool = False  # write each system's scored sets for `bgbench evaluate` (saved_sets_dir)
+    prepare_corpus: bool = False  # quick tier: make a missing training corpus when an in-process method asks for it
 
 
 def default_output(method_name: str, sampler: str | None, task_name: str, tier: str, budget: int, seed: int) -> Path:
@@ -316,6 +317,7 @@ class Runner:
         return record
 
     def _context(self, systems) -> RunContext:
+        from benchmark.data.replica_md import default_workers
         from benchmark.weights import WeightsStore
 
         work = self._work_root()
@@ -331,6 +333,8 @@ class Runner:
             n_eval_samples=self.protocol.n_eval_samples,
             data_dir=self.config.data_dir,
             weights=WeightsStore(work / "weights"),
+            prepare_corpus=self.config.prepare_corpus,
+            md_workers=default_workers(),
         )
 
     def _reseed(self, ctx: RunContext, seed: int) -> None:

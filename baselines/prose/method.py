@@ -17,7 +17,6 @@ One model serves every transferable task, so its weights-store key names the cor
 
 from __future__ import annotations
 
-import dataclasses
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -39,9 +38,7 @@ from benchmark.systems.encodings import atom_encodings
 if TYPE_CHECKING:
     from benchmark.systems import System
     from benchmark.tasks import Task
-    from benchmark.weights import WeightsKey
 
-KEY_TASK = "transferable"
 
 
 def build_net(cfg: ProseConfig) -> TransferableFlow:
@@ -128,7 +125,7 @@ class Prose(TarFlow):
             info = {"sigma": sigma, "corpus_sequences": len(batches.frames), "training_frames": len(batches)}
             return TrainingJob(corpus_loss(orderings), batches, cfg, cfg.total_steps(len(batches)), ctx.seed, info)
 
-        entry = ctx.weights.entry(self.weights_key(ctx))  # type: ignore[union-attr]
+        entry = ctx.weights.entry(ctx.weights_key(self, "corpus"))  # type: ignore[union-attr]
         loaded = train_or_load(entry, net, job, device=ctx.device, desc=f"{self.name} train corpus", logger=ctx.logger)
         if loaded.trained is not None:
             self._training_seconds["corpus"] = loaded.trained.seconds
@@ -142,10 +139,6 @@ class Prose(TarFlow):
         load_published_file(net, published_file(name, ctx.weights), LAYOUTS[self.name])
         ctx.logger.info("%s: published weights %s, sigma = %.2f nm", self.name, name, PUBLISHED_SIGMA_NM)
         return {"weights": "published", "published": name, "sigma": PUBLISHED_SIGMA_NM}
-
-    def weights_key(self, ctx: RunContext) -> "WeightsKey":
-        """The run's key with the task replaced by "transferable": one corpus model serves every task."""
-        return dataclasses.replace(ctx.weights_key(self, "corpus"), task=KEY_TASK)
 
     # --- self-improvement (spec 3.4) ---------------------------------------------------------------
     def self_improve(self, system: "System", energy, ctx: RunContext,

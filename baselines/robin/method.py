@@ -18,7 +18,6 @@ not the task ("transferable"): a model trained for 4AA is the one 8AA uses.
 
 from __future__ import annotations
 
-import dataclasses
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -40,10 +39,8 @@ from benchmark.systems.encodings import atom_encodings
 if TYPE_CHECKING:
     from benchmark.systems import System
     from benchmark.tasks import Task
-    from benchmark.weights import WeightsKey
 
 CLIP_SEED_OFFSET = 1  # the clip census draws from seed + this, never from training's stream
-KEY_TASK = "transferable"
 
 
 class Robin(ARBG):
@@ -107,16 +104,12 @@ class Robin(ARBG):
             return TrainingJob(lambda m, batch: padded_loss(m, binning, batch), batches, cfg,
                                cfg.total_steps(len(batches)), ctx.seed, info)
 
-        entry = ctx.weights.entry(self.weights_key(ctx))  # type: ignore[union-attr]
+        entry = ctx.weights.entry(ctx.weights_key(self, "corpus"))  # type: ignore[union-attr]
         loaded = train_or_load(entry, net, job, device=ctx.device, desc="robin train corpus", logger=ctx.logger)
         if loaded.trained is not None:
             self._training_seconds["corpus"] = loaded.trained.seconds
         return {**loaded.info, "weights": "trained" if loaded.trained is not None else "loaded",
                 "entry": entry.folder.name, "shipped": bool(getattr(entry, "shipped", False))}
-
-    def weights_key(self, ctx: RunContext) -> "WeightsKey":
-        """The run's key with the task replaced by "transferable": one corpus model serves every task."""
-        return dataclasses.replace(ctx.weights_key(self, "corpus"), task=KEY_TASK)
 
     @torch.no_grad()
     def peptide_density(self, system: "System") -> tuple[ARDensity, Standardizer]:

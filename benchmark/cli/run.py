@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 from pathlib import Path
 
 import yaml
@@ -72,8 +73,13 @@ def summary_rows(record) -> list[dict]:
     return rows
 
 
-def _prepare_missing_data(args: argparse.Namespace) -> None:
-    """Quick tier: make the reference data (and a transferable task's corpus) the run lacks, unless --no-prepare."""
+def _prepare_missing_data(args: argparse.Namespace, corpus: bool) -> None:
+    """Quick tier: make the reference data the run lacks, unless --no-prepare.
+
+    ``corpus``: also a transferable task's training corpus, now. An isolated method's view of its data
+    is fixed when its process starts, so it gets the corpus up front; an in-process method gets it
+    when it first asks (``RunContext.training_corpus``), so MD and shipped weights never wait for it.
+    """
     if args.no_prepare or args.tier != "quick":
         return
     from benchmark.data.on_demand import ensure_quick_data
@@ -83,7 +89,7 @@ def _prepare_missing_data(args: argparse.Namespace) -> None:
     task = get_task(args.task)
     names = getattr(args, "systems", None)
     systems = [task.system(n) for n in names.split(",")] if names else list(task.systems_for(args.tier))
-    ensure_quick_data(task, args.tier, systems, args.data_dir, workers=default_workers())
+    ensure_quick_data(task, args.tier, systems, args.data_dir, workers=default_workers(), corpus=corpus)
 
 
 def _runner(args: argparse.Namespace):
@@ -99,14 +105,14 @@ def _runner(args: argparse.Namespace):
 
     source = find_method(args.method).source  # an unknown method is reported before any MD
     if (args.isolation or default_isolation(source)) == "none":
-        runner = Runner(_config(args))
+        runner = Runner(dataclasses.replace(_config(args), prepare_corpus=not args.no_prepare))
         try:
-            _prepare_missing_data(args)
+            _prepare_missing_data(args, corpus=False)
         except BaseException:
             runner.close()
             raise
         return runner
-    _prepare_missing_data(args)
+    _prepare_missing_data(args, corpus=True)
     return Runner(_config(args))
 
 

@@ -14,8 +14,8 @@ import numpy as np
 import yaml
 
 from benchmark.data import store
-from benchmark.data.corpus import corpus_spec
-from benchmark.data.corpus_md import CORPUS_MD, corpus_sequences
+from benchmark.data.corpus import corpus_spec, quick_content_hash
+from benchmark.data.corpus_md import CORPUS_MD, corpus_sequences, corpus_settings_sha256
 from benchmark.data.formats import MANY_REPO, PUBLISHED_TRANSFER_STD, SINGLE_REPO, single_system_name
 from benchmark.data.generate import SPLITS
 from benchmark.data.reference import load_reference
@@ -252,7 +252,7 @@ def corpus_card(out: Path, roots: list[Path | None]) -> Path:
              **_md_facts(corpus_spec("AA").forcefield), "replica_md": _replica_facts(md),
              "sequences": seqs, "count": len(seqs), "lengths": sorted({len(s) for s in seqs}),
              "frames_total": n_frames, "held_out": "none is a published ManyPeptidesMD val/test peptide",
-             "command": "bgbench data prepare-corpus --tier quick"}
+             "command": "bgbench data prepare-corpus --tier quick", "settings_sha256": corpus_settings_sha256()}
     if m:
         front.update(hashes_sha256=_hashes(m), std_nm=m.get("std_nm"), generation_seconds=m.get("generation_seconds"),
                      generation_cpu_seconds=m.get("generation_cpu_seconds"))
@@ -273,7 +273,7 @@ def corpus_card(out: Path, roots: list[Path | None]) -> Path:
             "sequence space, and a model's scores on the unseen 2AA / 4AA / 8AA test peptides mostly measure how "
             "little it saw. Use quick-tier transferable numbers to compare methods trained on this same corpus, never "
             "with paper numbers.\n- Frames are correlated and unconverged (see the quick reference cards).\n")
-    path = out / "quick-training-corpus.md"
+    path = out / CORPUS_CARD
     _write(path, front, body)
     return path
 
@@ -297,6 +297,21 @@ def read_front(path: Path) -> dict:
     return yaml.safe_load(text.split("---\n", 2)[1]) or {}
 
 
+CORPUS_CARD = "quick-training-corpus.md"
+
+
+def card_corpus_hash(cards_dir: Path | None = None) -> str | None:
+    """The quick corpus's content hash as its committed card records it; None when the card has no hashes
+    or was made for other corpus settings than the code's (a stale card names no data)."""
+    path = (cards_dir or CARDS_DIR) / CORPUS_CARD
+    if not path.is_file():
+        return None
+    front = read_front(path)
+    if front.get("settings_sha256") != corpus_settings_sha256() or not front.get("hashes_sha256"):
+        return None
+    return quick_content_hash(front["hashes_sha256"])
+
+
 def card_hashes(task: str, cards_dir: Path | None = None) -> dict[str, dict[str, str]] | None:
     """{system: {file: sha256}} of a task's quick card, or None if the card is missing or has no hashes."""
     path = (cards_dir or CARDS_DIR) / f"quick-{task}.md"
@@ -307,4 +322,4 @@ def card_hashes(task: str, cards_dir: Path | None = None) -> dict[str, dict[str,
     return hashes or None
 
 
-__all__ = ["CARDS_DIR", "card_hashes", "folded_fraction", "read_front", "write_cards"]
+__all__ = ["CARDS_DIR", "CORPUS_CARD", "card_corpus_hash", "card_hashes", "folded_fraction", "read_front", "write_cards"]

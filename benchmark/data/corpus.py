@@ -52,6 +52,11 @@ def _digest(obj: object) -> str:
     return hashlib.sha256(json.dumps(obj, sort_keys=True).encode()).hexdigest()
 
 
+def quick_content_hash(file_hashes: dict[str, str]) -> str:
+    """The quick corpus's content hash from its {file name: sha256} (a manifest's or the committed card's)."""
+    return _digest({"tier": "quick", "files": dict(file_hashes)})
+
+
 class TrainingCorpus:
     """A tier's training corpus: facts up front, frames streamed by iteration."""
 
@@ -86,8 +91,7 @@ class TrainingCorpus:
         (its size and the sha256 of its first MiB); hashing the terabytes in full is left out.
         """
         if self.tier == "quick":
-            files = {Path(k).name: v["sha256"] for k, v in self.manifest["files"].items()}
-            return _digest({"tier": self.tier, "files": files})
+            return quick_content_hash({Path(k).name: v["sha256"] for k, v in self.manifest["files"].items()})
         return _digest({"tier": self.tier, "shards": self.manifest["shards"]})
 
     def describe(self) -> dict:
@@ -147,4 +151,4 @@ def corpus_std(tier: str, data_dir: Path | None = None) -> float:
     return open_training_corpus(tier, data_dir, verify=False).std_nm
 
 
-__all__ = ["CorpusEntry", "TrainingCorpus", "corpus_spec", "corpus_std", "open_training_corpus"]
+__all__ = ["CorpusEntry", "TrainingCorpus", "corpus_spec", "corpus_std", "open_training_corpus", "quick_content_hash"]

@@ -10,6 +10,7 @@ trained on it can and cannot show is in data_cards/quick-training-corpus.md. Rea
 
 from __future__ import annotations
 
+import hashlib
 import json
 import time
 from dataclasses import asdict
@@ -53,6 +54,13 @@ def corpus_settings(sequences: list[str], md: LocalMD, seed: int) -> dict:
     record = {"sequences": sequences, "local_md": asdict(md), "forcefield": corpus_spec("AA").forcefield.describe(),
               "seed": seed}
     return json.loads(json.dumps(record))  # as stored in (and read back from) the JSON manifest
+
+
+def corpus_settings_sha256(seed: int = CORPUS_SEED, per_length: int = PER_LENGTH, md: LocalMD = CORPUS_MD,
+                           lengths: tuple[int, ...] = CORPUS_LENGTHS) -> str:
+    """sha256 of what determines the corpus (the card records it, so a stale card is recognised)."""
+    settings = corpus_settings(corpus_sequences(seed, per_length, lengths), md, seed)
+    return hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()
 
 
 def corpus_is_current(tier: str = "quick", root: Path | None = None, seed: int = CORPUS_SEED, per_length: int = PER_LENGTH,
@@ -117,4 +125,5 @@ def prepare_corpus(tier: str = "quick", root: Path | None = None, progress: bool
     return folder
 
 
-__all__ = ["CORPUS_MD", "CORPUS_SEED", "corpus_is_current", "corpus_sequences", "corpus_settings", "prepare_corpus"]
+__all__ = ["CORPUS_MD", "CORPUS_SEED", "corpus_is_current", "corpus_sequences", "corpus_settings", "corpus_settings_sha256",
+           "prepare_corpus"]

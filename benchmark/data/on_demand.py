@@ -35,17 +35,27 @@ class Job:
         return sum(plan.work_steps for _, plan in self.parts)
 
 
-def missing_jobs(task: Task, tier: str, systems: Sequence[SystemSpec], root: Path | None = None) -> list[Job]:
-    """The quick data ``systems`` of ``task`` need and the cache lacks (or holds stale or corrupt); [] for published data."""
+def corpus_job(tier: str) -> Job:
+    """Making the tier's training corpus, as a job."""
+    seqs = corpus_sequences()
+    # every residue of a zwitterion has a phi or a psi (backbone_residues), so no build is needed to count them
+    parts = tuple((corpus_spec(s), ReplicaPlan.for_splits(CORPUS_MD, len(s), CORPUS_SEED, "corpus", s)) for s in seqs)
+    return Job(f"{tier} training corpus ({len(seqs)} peptides)", True, parts)
+
+
+def missing_jobs(task: Task, tier: str, systems: Sequence[SystemSpec], root: Path | None = None,
+                 corpus: bool = True) -> list[Job]:
+    """The quick data ``systems`` of ``task`` need and the cache lacks (or holds stale or corrupt); [] for published data.
+
+    ``corpus``: include a transferable task's training corpus. Only a method that trains on it needs
+    it; an in-process run leaves it to ``ensure_quick_corpus`` when the method first asks for it.
+    """
     md = task.protocol(tier).local_md
     if md is None:
         return []
     jobs = []
-    if task.transferable and not corpus_is_current(tier, root):
-        seqs = corpus_sequences()
-        # every residue of a zwitterion has a phi or a psi (backbone_residues), so no build is needed to count them
-        parts = tuple((corpus_spec(s), ReplicaPlan.for_splits(CORPUS_MD, len(s), CORPUS_SEED, "corpus", s)) for s in seqs)
-        jobs.append(Job(f"{tier} training corpus ({len(seqs)} peptides)", True, parts))
+    if corpus and task.transferable and not corpus_is_current(tier, root):
+        jobs.append(corpus_job(tier))
     for spec in systems:
         if not is_current(task, tier, spec, root):
             jobs.append(Job(f"{task.name} {spec.name}", False, ((spec, plan_for(task, tier, spec, seed=0)),)))
@@ -83,11 +93,11 @@ def describe_duration(seconds: float) -> str:
     return f"{seconds / 3600:.1f} h"
 
 
-def notice(task: Task, tier: str, jobs: Sequence[Job], seconds: float, workers: int) -> str:
-    """The one line shown before the MD starts."""
+def notice(subject: str, tier: str, jobs: Sequence[Job], seconds: float, workers: int) -> str:
+    """The one line shown before the MD starts (``subject``: whose data, e.g. a task name)."""
     what = "; ".join(job.label for job in jobs)
     steps = sum(job.steps for job in jobs)
-    return (f"Making the missing {tier}-tier data of {task.name} by replica MD ({what}; {steps:,} steps on "
+    return (f"Making the missing {tier}-tier data of {subject} by replica MD ({what}; {steps:,} steps on "
             f"{workers} process{'es' * (workers != 1)}): about {describe_duration(seconds)} on this machine now. "
             f"It is cached for later runs; --no-prepare stops here instead.")
 
@@ -106,13 +116,25 @@ def prepare_jobs(task: Task, tier: str, jobs: Sequence[Job], root: Path | None =
 
 def ensure_quick_data(task: Task, tier: str, systems: Sequence[SystemSpec], root: Path | None = None,
                       workers: int = 1, progress: bool = True, say: Callable[[str], None] = print,
-                      rate: Callable[[SystemSpec], float] = measure_steps_per_second) -> list[Path]:
+                      rate: Callable[[SystemSpec], float] = measure_steps_per_second, corpus: bool = True) -> list[Path]:
     """Make whatever quick data the run lacks, after saying what and how long; returns the folders made."""
-    jobs = missing_jobs(task, tier, systems, root)
+    jobs = missing_jobs(task, tier, systems, root, corpus=corpus)
     if not jobs:
         return []
-    say(notice(task, tier, jobs, estimate_seconds(jobs, workers, rate), workers))
+    say(notice(task.name, tier, jobs, estimate_seconds(jobs, workers, rate), workers))
     return prepare_jobs(task, tier, jobs, root, workers, progress)
 
 
-__all__ = ["Job", "describe_duration", "ensure_quick_data", "estimate_seconds", "missing_jobs", "notice", "prepare_jobs"]
+def ensure_quick_corpus(tier: str, root: Path | None = None, workers: int = 1, progress: bool = True,
+                        say: Callable[[str], None] = print,
+                        rate: Callable[[SystemSpec], float] = measure_steps_per_second) -> Path | None:
+    """Make the quick training corpus when a method asks for it and it is missing (same notice as above)."""
+    if tier != "quick" or corpus_is_current(tier, root):
+        return None
+    job = corpus_job(tier)
+    say(notice("the transferable tasks", tier, [job], estimate_seconds([job], workers, rate), workers))
+    return prepare_corpus(tier, root, progress=progress, workers=workers)
+
+
+__all__ = ["Job", "corpus_job", "describe_duration", "ensure_quick_corpus", "ensure_quick_data", "estimate_seconds",
+           "missing_jobs", "notice", "prepare_jobs"]

@@ -33,10 +33,20 @@ class ReferenceData:
     eval_positions: np.ndarray  # (n, N, 3) nm
     test_positions: np.ndarray  # (T, N, 3) nm, trajectories concatenated in time order
     tica: TicaProjection | None  # the published TICA model (ManyPeptidesMD), else None
-    std: float  # nm
     manifest: dict
     folder: Path | None = None
     _perm: np.ndarray | None = field(default=None, repr=False)
+    _task: Task | None = field(default=None, repr=False)
+    _data_dir: Path | None = field(default=None, repr=False)
+
+    @property
+    def std(self) -> float:
+        """Standardisation scale (nm): the system's own for single systems, the corpus's for transferable
+        tasks. Read on demand, so that sampling and evaluating a transferable task never need the
+        training corpus (only a method that trains on it does)."""
+        if self._task is None:
+            return float(self.manifest["std_nm"])
+        return _std(self._task, self.tier, self.manifest, self._data_dir)
 
     def _role(self, role: str) -> np.ndarray:
         name = self.manifest.get("roles", {}).get(role)
@@ -128,7 +138,7 @@ def load_reference(task: Task, tier: str, system: SystemSpec, data_dir: Path | N
         eval_positions = stride_subsample(test, protocol.n_eval_samples)
     return ReferenceData(task=task.name, tier=tier, system=system.name, source=manifest["source"],
                          eval_positions=eval_positions, test_positions=test, tica=tica,
-                         std=_std(task, tier, manifest, data_dir), manifest=manifest, folder=folder, _perm=perm)
+                         manifest=manifest, folder=folder, _perm=perm, _task=task, _data_dir=data_dir)
 
 
 def _std(task: Task, tier: str, manifest: dict, data_dir: Path | None) -> float:

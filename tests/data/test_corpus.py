@@ -62,6 +62,27 @@ def test_tiny_corpus_streams_hashes_and_std(tmp_path, tiny_task, monkeypatch):
     assert load_reference(task, "quick", spec, tmp_path).std == corpus.std_nm
 
 
+def test_a_transferable_reference_loads_without_the_corpus(tmp_path, tiny_task):
+    """Sampling and scoring a transferable task never need the training corpus; only its scale does."""
+    task = tiny_task("2AA", replicas=(1, 0, 1), frames=20, interval=2, warmup=2)
+    spec = task.systems_for("quick")[0]
+    prepare_system(task, "quick", spec, tmp_path, progress=False)
+    ref = load_reference(task, "quick", spec, tmp_path)
+    assert len(ref.eval_positions) > 0
+    with pytest.raises(DataError, match="prepare-corpus"):
+        ref.std
+
+
+def test_the_corpus_card_names_the_corpus_by_its_content_hash(tmp_path):
+    from benchmark.data import cards
+
+    prepare_corpus("quick", tmp_path, progress=False, per_length=1, md=TINY, lengths=(2,))
+    path = cards.corpus_card(tmp_path / "cards", [tmp_path])
+    assert cards.card_corpus_hash(tmp_path / "cards") == open_training_corpus("quick", tmp_path).content_hash
+    path.write_text(path.read_text().replace("settings_sha256: ", "settings_sha256: 0"))  # made for other settings
+    assert cards.card_corpus_hash(tmp_path / "cards") is None
+
+
 def test_corrupt_corpus_is_refused(tmp_path):
     prepare_corpus("quick", tmp_path, progress=False, per_length=1, md=TINY, lengths=(2,))
     corpus = open_training_corpus("quick", tmp_path)

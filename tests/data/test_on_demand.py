@@ -41,6 +41,7 @@ def test_published_data_is_never_made_here(tmp_path):
 def test_corpus_job_plans_are_those_prepare_corpus_runs(tmp_path):
     """The corpus job counts residues without building peptides; prepare_corpus builds them: same plans."""
     (job,) = missing_jobs(get_task("8AA"), "quick", [], tmp_path)
+    assert missing_jobs(get_task("8AA"), "quick", [], tmp_path, corpus=False) == []  # left to the method's first ask
     assert job.corpus and [spec.sequence for spec, _ in job.parts] == corpus_sequences()
     for seq in [min(corpus_sequences(), key=len), max(corpus_sequences(), key=len)]:
         n = len(backbone_residues(corpus_spec(seq).build()))

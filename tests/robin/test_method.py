@@ -92,16 +92,36 @@ def test_one_model_serves_every_transferable_task(trained):
 
 def test_a_shipped_model_is_used_by_a_fresh_store(trained, tmp_path):
     method, ctx = trained
-    assert method.weights_key(ctx).task == "transferable"
-    ship(ctx.weights.entry(method.weights_key(ctx)), tmp_path / "shipped")
+    assert ctx.weights_key(method, "corpus").task == "transferable"
+    ship(ctx.weights.entry(ctx.weights_key(method, "corpus")), tmp_path / "shipped")
     fresh, fctx = make(tmp_path / "fresh", task="8AA", shipped=tmp_path / "shipped")
     fresh.setup(fctx.task, fctx)
     assert fresh.weights_info["shipped"] is True and fresh.training_seconds() == {}
-    assert isinstance(fctx.weights.entry(fresh.weights_key(fctx)), ShippedEntry)
+    assert isinstance(fctx.weights.entry(fctx.weights_key(fresh, "corpus")), ShippedEntry)
     system = SYSTEMS[0].build()
     x = method.propose(system, 3, ctx)[0]
     with torch.no_grad():
         assert torch.equal(fresh.log_q(system, x, fctx), method.log_q(system, x, ctx))
+
+
+def test_shipped_weights_need_no_corpus_where_the_card_records_it(trained, tmp_path, monkeypatch):
+    """A fresh machine without the quick corpus names the shipped model by the corpus card's hash and never
+    makes the corpus; without such weights it still needs the corpus (and says how to make it)."""
+    from benchmark.data import cards
+    from benchmark.errors import DataError
+
+    method, ctx = trained
+    ship(ctx.weights.entry(ctx.weights_key(method, "corpus")), tmp_path / "shipped")
+    empty = tmp_path / "data"  # no corpus here: open_training_corpus would refuse
+    monkeypatch.setattr(cards, "card_corpus_hash", lambda: CorpusContext.corpus.content_hash)
+    fresh = Robin(**TINY)
+    fctx = RunContext(seed=0, tier="quick", budget=100, task=get_task("8AA"), systems=SYSTEMS, work_dir=tmp_path / "w",
+                      data_dir=empty, weights=WeightsStore(tmp_path / "w" / "weights", shipped=tmp_path / "shipped"))
+    fresh.setup(fctx.task, fctx)
+    assert fresh.weights_info["shipped"] is True and fresh.training_seconds() == {}
+    monkeypatch.setattr(cards, "card_corpus_hash", lambda: "0" * 64)  # the card names other data
+    with pytest.raises(DataError, match="prepare-corpus"):
+        Robin(**TINY).setup(fctx.task, fctx)
 
 
 def test_per_token_generation_is_the_proposal_generated_in_steps(trained):
