@@ -8,15 +8,17 @@ per task system, throughput against the OpenMM loop, batched MD, memory) are in 
 Accuracy (tests/test_torch_energy.py, against OpenMM Reference on MD frames, 0.01 nm noise and
 clashes of every task system and of all 120 published 2AA/4AA/8AA evaluation peptides): float64
 agrees to <= 6e-14 relative in energy and <= 4e-15 relative to the force norm. float32 (same
-code, positions and parameters in single precision): relative energy error <= 6e-6 (AL4; 3e-7
+code, positions and parameters in single precision): relative energy error <= 1.1e-5 (AL4; 2e-7
 to 2e-6 for the other task systems, 1.3e-3 kT for chignolin, whose Coulomb and GB sums cancel
 to a few parts in 1e3) and force error <= 2e-5 of the force norm. Summing the per-pair terms in
 float64 does not help: the error is in the terms.
 
-Forces: analytic. Measured on the 2-core CPU (one thread, best of 10-15, shared machine), energy
-and forces per second: AA batch 512 analytic 9 100 / autograd 6 000 (energy alone 15 300);
-chignolin chunks of 16 analytic 330 / autograd 210 (energy alone 650). Autograd is kept as the
-``forces="autograd"`` option; it differentiates the energy-only branch of the same code.
+Forces: analytic. Measured on the 2-core CPU with the earlier kernel (one thread, best of 10-15,
+shared machine), energy and forces per second: AA batch 512 analytic 9 100 / autograd 6 000
+(energy alone 15 300); chignolin chunks of 16 analytic 330 / autograd 210 (energy alone 650).
+Autograd is kept as the ``forces="autograd"`` option; it differentiates the energy-only branch
+of the same code. Where the CPU time goes and what made it faster: docs/torch-energy.md
+("Where the time goes"); the largest single gain was ``keep_freed_memory``.
 
 ``torch.compile`` (``compile=True``, off by default): the same kernel compiled by Inductor runs
 about 2x faster on the CPU (one thread: AA 14 900/s, 8AA PGESTAES 920/s, chignolin 655/s). It is
@@ -26,11 +28,11 @@ it in later processes), and the batch-of-one kernel it generated crashed with tw
 avoided by padding, see ``_compiled``). One compiled graph serves every system of a force-field recipe and every batch
 size; if compilation raises, the energy logs a warning and continues in eager mode.
 
-Memory: chunks bound it. In float64 the all-pairs kernel keeps about 46 (chunk, pairs) temporaries
-alive at its peak: chignolin (138 atoms, 9 453 pairs) needs ~3.5 MB per conformation in a chunk
-(measured peak RSS: chunk 16 -> 50 MB, 64 -> 250 MB, 256 -> 0.9 GB, 1024 -> 2.7 GB) and ~1.3 MB
-in float32. The default chunk is 2^17 pairs on the CPU (13 chignolin conformations, ~50 MB;
-larger chunks are not faster there) and 2^22 on CUDA (443 chignolin conformations, ~1.6 GB).
+Memory: chunks bound it. In float64 chignolin (138 atoms, 9 453 pairs) needs ~4-5 MB per
+conformation in a chunk (measured peak RSS increase: chunk 16 -> 76 MB, 64 -> 320 MB, 256 ->
+1.0 GB) and ~2.5 MB in float32. The default chunk is 2^17 pairs on the CPU (13 chignolin
+conformations, ~60 MB; chunks of 2^15 to 2^18 pairs are equally fast there) and 2^22 on CUDA
+(443 chignolin conformations, ~2 GB).
 
 CUDA: everything is device-agnostic and the CUDA test runs where a GPU is present, but no GPU was
 available when this was written, so it has not been run there. On CUDA ``index_add_`` sums with
@@ -39,8 +41,10 @@ atomics, so repeated evaluations may differ in the last bits; on the CPU they re
 
 from __future__ import annotations
 
+import ctypes
 import logging
 import math
+import sys
 
 import numpy as np
 import openmm
@@ -101,6 +105,8 @@ class TorchEnergy(TargetEnergy):
         per_chunk = PAIRS_PER_CHUNK.get(self.device.type, PAIRS_PER_CHUNK["cpu"])
         self.chunk_size = int(chunk_size) if chunk_size else max(1, per_chunk // n_pairs)
         self._bonded, self._pairs = build_tensors(self.params, self.dtype, self.device)
+        if self.device.type == "cpu":
+            keep_freed_memory()
         self.compile_requested = bool(compile)
         self._compiled_failed = False
 
@@ -185,12 +191,40 @@ class TorchEnergy(TargetEnergy):
         return energies.to(out_device), (grads.to(out_device) if forces else None)
 
 
+#: glibc mallopt parameters: allocations below 32 MiB come from the heap, and up to 512 MiB of
+#: freed heap stays with the process instead of going back to the kernel.
+_M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3
+_MALLOC_TUNED = False
+
+
+def keep_freed_memory() -> None:
+    """Stop glibc from handing the kernel's pages back after every chunk (Linux only; once per process).
+
+    Each chunk allocates and frees a few hundred temporaries of 0.1-2 MB. With glibc's default
+    (adaptive) thresholds the largest go to mmap or get trimmed from the heap top when freed, so
+    the next chunk page-faults all of them in again: measured on the 2-core CPU (one thread,
+    float64, chignolin, batch 64), 30 000-90 000 minor page faults per call and 140-285
+    conformations/s; with fixed thresholds, none and 380/s. The cost is that the process keeps
+    up to 512 MiB of freed heap for reuse; this is process-wide, hence done once and only on the CPU.
+    """
+    global _MALLOC_TUNED
+    if _MALLOC_TUNED or not sys.platform.startswith("linux"):
+        return
+    _MALLOC_TUNED = True
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+        ok = libc.mallopt(_M_MMAP_THRESHOLD, 32 << 20) and libc.mallopt(_M_TRIM_THRESHOLD, 512 << 20)
+    except (OSError, AttributeError):  # not glibc: leave the allocator alone
+        ok = False
+    if not ok:
+        log.debug("mallopt unavailable; the torch energy runs with the allocator's defaults")
+
+
 def _total(x: torch.Tensor, bonded: terms.BondedTensors, pairs: terms.PairTensors | None, forces: bool):
     """Sum of all terms for positions (B, N, 3): energies (B,) in kJ/mol, forces (B, N, 3) in kJ/mol/nm."""
     X = x.permute(2, 0, 1).contiguous()  # planar (3, B, N), see torch_terms
     F = torch.zeros_like(X) if forces else None
     e = terms.bonds(X, bonded, F) + terms.angles(X, bonded, F) + terms.torsions(X, bonded, F)
-    e = e + terms.exceptions(X, bonded, F)
     if pairs is not None:
         e = e + terms.pairs(X, pairs, F)
     return e, (F.permute(1, 2, 0) if forces else None)
@@ -232,54 +266,54 @@ def build_tensors(p: EnergyParameters, dtype: torch.dtype, device: torch.device)
     b = p.bonded
     nb = p.nonbonded
     n = p.n_atoms
-    if nb is not None:
-        exc = nb.exception_pairs
-        live = (nb.exception_qq != 0.0) | (nb.exception_epsilon != 0.0)
-        sig, eps = nb.exception_sigma[live], nb.exception_epsilon[live]
-        exc_i, exc_j = exc[live, 0], exc[live, 1]
-        exc_qq, exc_c12, exc_c6 = ONE_4PI_EPS0 * nb.exception_qq[live], 4 * eps * sig**12, 4 * eps * sig**6
-    else:
-        exc_i = exc_j = np.zeros(0, np.int64)
-        exc_qq = exc_c12 = exc_c6 = np.zeros(0)
     bonded = terms.BondedTensors(
         bond_i=idx(b.bonds[:, 0]), bond_j=idx(b.bonds[:, 1]), bond_r0=f(b.bond_r0), bond_k=f(b.bond_k),
         angle_i=idx(b.angles[:, 0]), angle_j=idx(b.angles[:, 1]), angle_k_idx=idx(b.angles[:, 2]),
         angle_theta0=f(b.angle_theta0), angle_k=f(b.angle_k),
         tors_atoms=idx(b.torsions.T.reshape(-1)), tors_n=f(b.torsion_n), tors_phase=f(b.torsion_phase), tors_k=f(b.torsion_k),
-        exc_i=idx(exc_i), exc_j=idx(exc_j), exc_qq=f(exc_qq), exc_c12=f(exc_c12), exc_c6=f(exc_c6),
     )
     if nb is None and p.gb is None:
         return bonded, None
     i, j = np.triu_indices(n, 1)
+    cutoff2 = qq_krf = qq_crf = None
     if nb is not None:
         q, sg, ep = nb.charge, nb.sigma, nb.epsilon
         qq = ONE_4PI_EPS0 * q[i] * q[j]
         sigma = 0.5 * (sg[i] + sg[j])
         epsilon = np.sqrt(ep[i] * ep[j])
         c12, c6 = 4 * epsilon * sigma**12, 4 * epsilon * sigma**6
-        excluded = np.zeros((n, n), bool)
-        excluded[nb.exception_pairs[:, 0], nb.exception_pairs[:, 1]] = True
-        ex = excluded[i, j]
-        qq[ex] = c12[ex] = c6[ex] = 0.0
-        cutoff2 = None if nb.cutoff is None else nb.cutoff**2
-        krf, crf = nb.krf, nb.crf
+        # Each exception replaces its pair's normal interaction: zeros for excluded pairs, the
+        # exception's own LJ and plain Coulomb (no reaction field, no cutoff) for scaled 1-4 pairs.
+        lo, hi = nb.exception_pairs.min(axis=1), nb.exception_pairs.max(axis=1)
+        k = lo * n - lo * (lo + 1) // 2 + hi - lo - 1  # position of (lo, hi) in the triu list
+        is_exc = np.zeros(len(i), bool)
+        is_exc[k] = True
+        sig, eps = nb.exception_sigma, nb.exception_epsilon
+        qq[k] = ONE_4PI_EPS0 * nb.exception_qq
+        c12[k], c6[k] = 4 * eps * sig**12, 4 * eps * sig**6
+        if nb.cutoff is not None:
+            cutoff2 = f(np.where(is_exc, np.inf, nb.cutoff**2))
+            qq_crf = f(np.where(is_exc, 0.0, qq * nb.crf))
+            qq_krf = f(np.where(is_exc, 0.0, qq * nb.krf)) if nb.krf != 0.0 else None
     else:
         qq = c12 = c6 = np.zeros(len(i))
-        cutoff2, krf, crf = None, 0.0, 0.0
     gb_tensors = None
     if (g := p.gb) is not None:
         k_tau = g.k_coulomb * g.tau
         rs = g.surface_radius
+        s_other = np.stack((g.scaled_radius[j], g.scaled_radius[i]))
         gb_tensors = terms.GBTensors(
             rho=f(g.offset_radius), inv_rho=f(1.0 / g.offset_radius), inv_radius=f(1.0 / g.radius),
             self_coef=f(-0.5 * k_tau * g.charge**2),
             ace_coef=f(g.surface_coefficient * (rs + ACE_PROBE_RADIUS) ** 2 * rs**6),
-            rho_i=f(g.offset_radius[i]), rho_j=f(g.offset_radius[j]), s_i=f(g.scaled_radius[i]), s_j=f(g.scaled_radius[j]),
+            own=idx(np.concatenate((i, j))), rho_own=f(np.stack((g.offset_radius[i], g.offset_radius[j]))),
+            s_other=f(s_other), s2_other=f(s_other * s_other),
             kq=f(-k_tau * g.charge[i] * g.charge[j]), alpha=g.alpha, beta=g.beta, gamma=g.gamma,
             cutoff=g.cutoff, cutoff_inclusive=g.cutoff_inclusive, pair_shift=0.0 if g.cutoff is None else 1.0 / g.cutoff,
             step_inclusive=g.step_inclusive, buried=g.buried_correction,
         )
     pairs = terms.PairTensors(
-        i=idx(i), j=idx(j), qq=f(qq), c12=f(c12), c6=f(c6), nb_cutoff2=cutoff2, krf=krf, crf=crf, gb=gb_tensors,
+        i=idx(i), j=idx(j), qq=f(qq), c12=f(c12), c6=f(c6), c12x12=f(12 * c12), c6x6=f(6 * c6),
+        nb_cutoff2=cutoff2, qq_krf=qq_krf, qq_crf=qq_crf, gb=gb_tensors,
     )
     return bonded, pairs
