@@ -4,33 +4,17 @@ the Prose preset, and the SMC run reuses the SNIS run's corpus model."""
 
 from __future__ import annotations
 
-import dataclasses
-
 import pytest
 
-import benchmark.data
-import benchmark.data.corpus
 from benchmark.runner import RunConfig, Runner
-from benchmark.tasks import get_task
-from benchmark.tasks.protocol import LocalMD
-from tests.robin.conftest import FakeCorpus
+from tests.tiny_transfer import tiny_transfer_task
 
 TINY = dict(channels=16, head_dim=8, blocks=2, layers_per_block=1, steps=4, batch_size=4, sample_batch_size=16)
 
 
 @pytest.mark.slow  # minutes on a loaded shared CPU: local MD of one dipeptide, training, both samplers, evaluation
 def test_prose_runs_with_snis_and_with_smc(tmp_path, monkeypatch):
-    from benchmark.data import generate
-
-    corpus = FakeCorpus(("AG", "GPA", "KAE"), frames=8)
-    for module in (benchmark.data, benchmark.data.corpus):  # the runner's and the reference data's readers
-        monkeypatch.setattr(module, "open_training_corpus", lambda tier, data_dir=None, verify=True: corpus)
-    base = get_task("2AA")
-    md = LocalMD(replicas=(2, 1, 1), frames_per_replica=120, frame_interval_steps=10, warmup_steps=200)
-    quick = dataclasses.replace(base.protocol("quick"), n_eval_samples=40, budgets=(90,), systems=("AA",), local_md=md)
-    task = dataclasses.replace(base, name="TINYPROSE", protocols={**base.protocols, "quick": quick})
-    for spec in task.systems_for("quick"):  # the reference data only: the corpus is the fake above
-        generate.prepare_system(task, "quick", spec, tmp_path / "data", progress=False)
+    task, corpus = tiny_transfer_task("TINYPROSE", tmp_path / "data", monkeypatch)
     records = {}
     for sampler, options in (("snis", {}), ("smc", {"num_annealing_steps": 3})):
         records[sampler] = Runner(RunConfig(method="prose", task=task, tier="quick", sampler=sampler,
