@@ -266,7 +266,30 @@ def test_same_seed_same_record_with_and_without_a_method_process(data_dir, tmp_p
     a, b = inside.systems[FIRST], isolated.systems[FIRST]
     assert a.status == b.status == "ok", (a.error, b.error)
     assert a.metrics == b.metrics and a.energy_evaluations == b.energy_evaluations
-    assert b.diagnostics["method_process"]["cpu_s"] > 0
+    assert b.diagnostics["method_process"]["isolation"] == "process"
+
+
+class BusyProposal(ProposalMethod):
+    """Spends a known amount of CPU in its own process before proposing (isolated by its import path)."""
+
+    name = "busy"
+    cpu_work_s = 0.5
+
+    def propose(self, system, n, ctx):
+        t0 = time.process_time()
+        while time.process_time() - t0 < self.cpu_work_s:
+            pass
+        return torch.randn(n, system.n_atoms, 3) * 0.1, torch.zeros(n)
+
+
+def test_the_harness_measures_the_method_process_cpu(data_dir, tmp_path):
+    """/proc counts CPU in clock ticks (10 ms), so a method must work for a while to be seen at all:
+    0.5 s of CPU in the method process must show in the record, measured by the harness, not reported."""
+    cfg = RunConfig(method=BusyProposal, task=tiny_two_system_task(), data_dir=data_dir, work_dir=tmp_path / "work",
+                    out=tmp_path / "busy.json", systems=[FIRST], budget=300, isolation="process")
+    res = Runner(cfg).run().systems[FIRST]
+    assert res.status == "ok", res.error
+    assert res.diagnostics["method_process"]["cpu_s"] >= 0.4
 
 
 class Unsendable(ProposalMethod):

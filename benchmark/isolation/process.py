@@ -53,7 +53,10 @@ def _signal_name(code: int) -> str:
 
 
 def tree_cpu_seconds(pid: int) -> float:
-    """User + system CPU seconds of ``pid`` and every live descendant (read from /proc, not reported by them)."""
+    """User + system CPU seconds of ``pid`` and every live descendant (read from /proc, not reported by them).
+
+    /proc counts in clock ticks (10 ms on Linux), so work shorter than a tick can read as 0.
+    """
     tick = os.sysconf("SC_CLK_TCK")
     total, todo, seen = 0.0, [pid], set()
     while todo:
