@@ -12,7 +12,7 @@ import pytest
 import torch
 from openmm import app, unit
 
-from benchmark.energy import BudgetedEnergy, OpenMMEnergy, TorchEnergy, make_target_energy
+from benchmark.energy import BudgetedEnergy, OpenMMEnergy, TorchEnergy, make_target_energy, native_kernel
 from benchmark.errors import BgbenchError, UnsupportedForceError
 from benchmark.systems import AMBER14_OBC1, AMBER99SBILDN_OBC, CAPPED, ZWITTERION, SystemSpec
 from benchmark.tasks import get_task
@@ -25,6 +25,9 @@ TASK_SYSTEMS = [
     ("ALDP", "Ace-A-Nme"), ("AL3", "AAA"), ("AL4", "Ace-AAA-Nme"), ("AL6", "AAAAAA"), ("CHIGNOLIN", "GYDPETGTWG"),
     ("2AA", "AA"), ("2AA", "KG"), ("2AA", "PY"), ("4AA", "ARIP"), ("4AA", "GGRS"), ("8AA", "PGESTAES"), ("8AA", "MAPQTIAT"),
 ]
+
+#: Both kernels of the torch energy are held to OpenMM: the compiled CPU loop (the CPU default) and the tensor kernel.
+KERNELS = ["native", "torch"]
 
 
 def build(task: str, name: str):
@@ -54,6 +57,7 @@ def assert_matches_reference(omm_system: openmm.System, x: np.ndarray, **options
         assert err <= FORCE_RTOL, (k, err)
 
 
+@pytest.mark.parametrize("kernel", KERNELS)
 @pytest.mark.parametrize(
     "spec, table, total_kj, force_atom, force",
     [
@@ -61,25 +65,27 @@ def assert_matches_reference(omm_system: openmm.System, x: np.ndarray, **options
         (SystemSpec("Ace-A-Nme", "A", CAPPED, AMBER99SBILDN_OBC), cv.ALDP_ATOMS, cv.ALDP_TOTAL_KJ, (0, "CH3"), cv.ALDP_FORCE_ON_CH3),
     ],
 )
-def test_spec_check_values(spec, table, total_kj, force_atom, force):
+def test_spec_check_values(spec, table, total_kj, force_atom, force, kernel):
     system = spec.build()
     pos = positions_from_table(system, table)
-    e, f = TorchEnergy(system).energy_and_forces(pos)
+    e, f = TorchEnergy(system, kernel=kernel).energy_and_forces(pos)
     assert e.item() * system.kT_kJ_per_mol == pytest.approx(total_kj, rel=1e-10)
     i = list(zip(system.residue_index.tolist(), system.atom_names)).index(force_atom)
     np.testing.assert_allclose(f[0, i].numpy() * system.kT_kJ_per_mol, force, rtol=1e-8)
 
 
+@pytest.mark.parametrize("kernel", KERNELS)
 @pytest.mark.parametrize("task, name", TASK_SYSTEMS)
-def test_parity_with_reference_on_md_and_noisy_frames(task, name):
+def test_parity_with_reference_on_md_and_noisy_frames(task, name, kernel):
     system = build(task, name)
     x = parity_frames(system, seed=0, noise_nm=0.01)
-    de, df = parity_errors(TorchEnergy(system), system, x)
+    de, df = parity_errors(TorchEnergy(system, kernel=kernel), system, x)
     assert de <= ENERGY_RTOL and df <= FORCE_RTOL, (de, df)
 
 
+@pytest.mark.parametrize("kernel", KERNELS)
 @pytest.mark.parametrize("task, name", [("ALDP", "Ace-A-Nme"), ("2AA", "AA")])
-def test_bad_conformations_get_inf_like_openmm(task, name):
+def test_bad_conformations_get_inf_like_openmm(task, name, kernel):
     system = build(task, name)
     x = np.repeat(md_frames(system, n_frames=1), 5, axis=0)
     x[1, 4, 0] = np.nan
@@ -87,7 +93,7 @@ def test_bad_conformations_get_inf_like_openmm(task, name):
     x[3, 15] = x[3, 0]  # non-bonded atoms on top of each other
     x[4, 7] = x[4, 15] + np.array([0.015, 0.0, 0.0])  # a hard clash with a finite, huge energy
     e_ref, f_ref = OpenMMEnergy(system, platform="Reference").energy_and_forces(x)
-    e, f = TorchEnergy(system).energy_and_forces(torch.from_numpy(x))
+    e, f = TorchEnergy(system, kernel=kernel).energy_and_forces(torch.from_numpy(x))
     assert e_ref[1:4].isinf().all() and e[1:4].isinf().all() and (e[1:4] > 0).all()
     assert (f[1:4] == 0).all() and torch.isfinite(f).all()
     ok = [0, 4]
@@ -102,8 +108,9 @@ def _only(omm_system: openmm.System, kinds: tuple[type, ...]) -> openmm.System:
     return omm_system
 
 
+@pytest.mark.parametrize("kernel", KERNELS)
 @pytest.mark.parametrize("task, name, gb_type", [("ALDP", "Ace-A-Nme", openmm.GBSAOBCForce), ("2AA", "AA", openmm.CustomGBForce)])
-def test_gb_alone_with_an_atom_buried_inside_another(task, name, gb_type):
+def test_gb_alone_with_an_atom_buried_inside_another(task, name, gb_type, kernel):
     """An H 0.005 nm from a C: the C++ OBC adds its buried-atom term, the CustomGBForce does not (spec 3.1)."""
     system = build(task, name)
     x = md_frames(system, n_frames=1)
@@ -111,7 +118,7 @@ def test_gb_alone_with_an_atom_buried_inside_another(task, name, gb_type):
     c = max(i for i, el in enumerate(system.elements) if el == "C")
     clash = x.copy()
     clash[0, h] = clash[0, c] + np.array([0.0, 0.005, 0.0])
-    assert_matches_reference(_only(system.create_openmm_system(), (gb_type,)), np.concatenate([x, clash]))
+    assert_matches_reference(_only(system.create_openmm_system(), (gb_type,)), np.concatenate([x, clash]), kernel=kernel)
 
 
 def _extended(seq: str, termini: str, recipe) -> tuple:
@@ -121,26 +128,27 @@ def _extended(seq: str, termini: str, recipe) -> tuple:
     return system, x
 
 
-def test_variants_of_the_force_field_read_from_the_system():
+@pytest.mark.parametrize("kernel", KERNELS)
+def test_variants_of_the_force_field_read_from_the_system(kernel):
     """Settings the task systems do not use, still read generically: each compared with OpenMM Reference."""
     system, x = _extended("AAAAAAAA", ZWITTERION, AMBER14_OBC1)  # extended 8-mer: pairs beyond 2 nm
     top = system.topology
     # CustomGBForce and NonbondedForce without a cutoff
     ff = app.ForceField("amber14-all.xml", "implicit/obc1.xml")
-    assert_matches_reference(ff.createSystem(top, nonbondedMethod=app.NoCutoff, constraints=None), x)
+    assert_matches_reference(ff.createSystem(top, nonbondedMethod=app.NoCutoff, constraints=None), x, kernel=kernel)
     # reaction field with the default dielectric 78.3 instead of obc1.xml's 1.0
     omm = system.create_openmm_system()
     next(f for f in omm.getForces() if isinstance(f, openmm.NonbondedForce)).setReactionFieldDielectric(78.3)
-    assert_matches_reference(omm, x)
+    assert_matches_reference(omm, x, kernel=kernel)
     # OBC2 as a CustomGBForce (implicit/obc2.xml) with a 1.2 nm cutoff
     ff2 = app.ForceField("amber14-all.xml", "implicit/obc2.xml")
     omm2 = ff2.createSystem(top, nonbondedMethod=app.CutoffNonPeriodic, nonbondedCutoff=1.2 * unit.nanometer, constraints=None)
-    assert_matches_reference(omm2, x)
+    assert_matches_reference(omm2, x, kernel=kernel)
     # the C++ GBSAOBCForce with a cutoff
     capped, xc = _extended("AAAAAA", CAPPED, AMBER99SBILDN_OBC)
     ff3 = app.ForceField("amber99sbildn.xml", "amber99_obc.xml")
     omm3 = ff3.createSystem(capped.topology, nonbondedMethod=app.CutoffNonPeriodic, nonbondedCutoff=1.0 * unit.nanometer, constraints=None)
-    assert_matches_reference(omm3, xc)
+    assert_matches_reference(omm3, xc, kernel=kernel)
 
 
 def test_unsupported_forces_are_refused_not_skipped():
@@ -159,11 +167,42 @@ def test_autograd_forces_chunks_and_float32_against_reference():
     x = parity_frames(system)
     de, df = parity_errors(TorchEnergy(system, forces="autograd", chunk_size=4), system, x)
     assert de <= ENERGY_RTOL and df <= FORCE_RTOL
-    de, df = parity_errors(TorchEnergy(system, chunk_size=1), system, x)
+    de, df = parity_errors(TorchEnergy(system, chunk_size=1, kernel="torch"), system, x)
     assert de <= ENERGY_RTOL and df <= FORCE_RTOL
     # float32: the error stated in torch_energy's docstring (measured up to ~2e-6 / 3e-5)
     de, df = parity_errors(TorchEnergy(system, precision="float32"), system, x)
     assert de <= 1e-5 and df <= 1e-4, (de, df)
+
+
+def test_the_native_kernel_builds_and_is_the_cpu_float64_default():
+    """CI has a C compiler, so the default CPU energy is the compiled loop; the other settings use the torch kernel."""
+    assert native_kernel.available()
+    system = build("ALDP", "Ace-A-Nme")
+    assert TorchEnergy(system).describe()["kernel"] == "native"
+    assert TorchEnergy(system, precision="float32").kernel == "torch"
+    assert TorchEnergy(system, forces="autograd").kernel == "torch"
+    assert TorchEnergy(system, kernel="torch").describe()["kernel"] == "torch"
+    with pytest.raises(ValueError, match="float64"):
+        TorchEnergy(system, precision="float32", kernel="native")
+    with pytest.raises(ValueError, match="kernel must be one of"):
+        TorchEnergy(system, kernel="fortran")
+
+
+def test_native_results_do_not_depend_on_the_thread_count():
+    """Conformations are split between threads, never a sum: every bit is the same with 1 and 2 threads."""
+    system = build("2AA", "PY")
+    x = torch.from_numpy(parity_frames(system, seed=3, noise_nm=0.01)).repeat(7, 1, 1)
+    energy = TorchEnergy(system, kernel="native")
+    before = torch.get_num_threads()
+    try:
+        torch.set_num_threads(1)
+        e1, f1 = energy.energy_and_forces(x)
+        torch.set_num_threads(2)
+        e2, f2 = energy.energy_and_forces(x)
+    finally:
+        torch.set_num_threads(before)
+    assert torch.equal(e1, e2) and torch.equal(f1, f2)
+    assert torch.equal(energy.energy(x), e1)  # the energy-only branch computes the same sums
 
 
 def test_inputs_outputs_and_budget():
@@ -209,7 +248,8 @@ def test_cuda_tensors_stay_on_the_device():
 
 
 @pytest.mark.slow
-def test_parity_on_all_published_evaluation_peptides():
+@pytest.mark.parametrize("kernel", KERNELS)
+def test_parity_on_all_published_evaluation_peptides(kernel):
     """All 120 validation and test peptides of 2AA/4AA/8AA: MD frames and 0.01 nm noise."""
     from benchmark.tasks.sequences import TEST_SEQUENCES, VAL_SEQUENCES
 
@@ -218,11 +258,11 @@ def test_parity_on_all_published_evaluation_peptides():
         for seqs in table.values():
             for seq in seqs:
                 system = SystemSpec(seq, seq, ZWITTERION, AMBER14_OBC1).build()
-                de, df = parity_errors(TorchEnergy(system), system, parity_frames(system))
+                de, df = parity_errors(TorchEnergy(system, kernel=kernel), system, parity_frames(system))
                 worst["energy"] = max(worst["energy"], (de, seq))
                 worst["force"] = max(worst["force"], (df, seq))
                 assert de <= ENERGY_RTOL and df <= FORCE_RTOL, (seq, de, df)
-    print(f"max relative energy error {worst['energy']}, max relative force error {worst['force']}")
+    print(f"{kernel}: max relative energy error {worst['energy']}, max relative force error {worst['force']}")
 
 
 @pytest.mark.slow

@@ -26,15 +26,19 @@ implementations differ. Measured here (AL3, 3 replicas, 200 steps, one machine):
 ``ATEN_CPU_CAPABILITY=default`` instead of the native AVX2 kernels changes the final float64 state
 by ~1e-15 nm; MD amplifies such differences, so longer runs and their content hashes differ
 between machines whose kernels differ (and between torch versions). Pinning
-``ATEN_CPU_CAPABILITY`` narrows this but does not cover libm or compiler differences.
+``ATEN_CPU_CAPABILITY`` narrows this but does not cover libm or compiler differences. Since the
+energy's compiled CPU loop (benchmark/energy/native_kernel.py) became its default kernel, the
+forces no longer go through torch's per-ISA kernels (the loop is built without FMA contraction),
+but the integrator's element-wise updates still do, and the loop calls the C library's exp, log,
+tanh and trigonometric functions, which glibc also dispatches by CPU: still no cross-machine promise.
 ``describe()`` records what the bytes depend on.
 
 Speed (tests/benchmarks/test_replica_md_throughput.py, one thread, shared 2-core machine under
 load, replicas x steps per CPU-second, torch / Reference): corpus dipeptide ES R=3 561/172 (3.3x),
 R=15 2030/239 (8.5x); AL3 R=3 494/172 (2.9x), R=15 1670/182 (9.2x); 8AA PGESTAES R=3 249/73
-(3.4x), R=15 251/82 (3.1x). Small systems are bound by eager torch's per-op overhead (~700 ops,
-~5 ms per batched evaluation at R=3), so more replicas per batch are nearly free; at 100 atoms the
-all-pairs arithmetic dominates already at R=3.
+(3.4x), R=15 251/82 (3.1x). Small systems were bound by eager torch's per-op overhead (~700 ops,
+~5 ms per batched evaluation at R=3), so more replicas per batch were nearly free; at 100 atoms the
+all-pairs arithmetic dominated already at R=3. (Figures of the torch kernel, before the compiled loop.)
 
 Minimisation stays on the backend given as ``minimizer`` (OpenMM Reference in ``BACKENDS``): a
 few hundred force evaluations per start, and the same start structures as the Reference backend.
@@ -51,6 +55,7 @@ import numpy as np
 import torch
 
 from benchmark.dynamics.langevin import LangevinMiddle, LangevinState
+from benchmark.energy import native_kernel
 from benchmark.energy.torch_energy import TorchEnergy
 from benchmark.systems import SystemSpec
 
@@ -113,7 +118,7 @@ class TorchReplicas:
     def describe(self) -> dict:
         """What the bytes of its trajectories depend on besides the plan."""
         return {"backend": self.name, "torch": torch.__version__, "cpu_capability": torch.backends.cpu.get_cpu_capability(),
-                "threads": 1, "precision": "float64"}
+                "threads": 1, "precision": "float64", "kernel": "native" if native_kernel.available() else "torch"}
 
     def close(self) -> None:
         self.minimizer.close()

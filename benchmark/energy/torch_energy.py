@@ -1,9 +1,19 @@
 """Batched torch implementation of the target energy, equal to OpenMM's Reference platform.
 
-Reads every parameter from the OpenMM System the project builds (``torch_params``) and evaluates
-all conformations of a batch at once (``torch_terms``), in chunks so that memory stays bounded.
-It is the harness energy by default (``bgbench run --energy torch``). The measured tables (error
-per task system, throughput against the OpenMM loop, batched MD, memory) are in docs/torch-energy.md.
+Reads every parameter from the OpenMM System the project builds (``torch_params``) into constant
+tensors (``build_tensors``) and evaluates all conformations of a batch with one of two kernels:
+
+* ``native`` (the default on the CPU in float64 with analytic forces): the compiled C loop of
+  ``native_kernel``, built at first use with the system's C compiler. One conformation per
+  iteration, batch split between ``torch.get_num_threads()`` threads; no temporaries, so no chunks.
+* ``torch``: the tensor kernel of ``torch_terms`` (any device, float32, autograd forces,
+  ``torch.compile``), in chunks so that memory stays bounded. It is what runs on CUDA, and on a
+  CPU without a C compiler.
+
+Both compute the same function from the same tensors and are held to OpenMM by the same tests.
+It is the harness energy by default (``bgbench run --energy torch``); the record's ``energy``
+section names the kernel. The measured tables (error per task system, throughput against the
+OpenMM loop, batched MD, memory) are in docs/torch-energy.md.
 
 Accuracy (tests/test_torch_energy.py, against OpenMM Reference on MD frames, 0.01 nm noise and
 clashes of every task system and of all 120 published 2AA/4AA/8AA evaluation peptides): float64
@@ -13,7 +23,7 @@ to 2e-6 for the other task systems, 1.3e-3 kT for chignolin, whose Coulomb and G
 to a few parts in 1e3) and force error <= 2e-5 of the force norm. Summing the per-pair terms in
 float64 does not help: the error is in the terms.
 
-Forces: analytic. Measured on the 2-core CPU with the earlier kernel (one thread, best of 10-15,
+Forces (torch kernel): analytic. Measured on the 2-core CPU with the earlier kernel (one thread, best of 10-15,
 shared machine), energy and forces per second: AA batch 512 analytic 9 100 / autograd 6 000
 (energy alone 15 300); chignolin chunks of 16 analytic 330 / autograd 210 (energy alone 650).
 Autograd is kept as the ``forces="autograd"`` option; it differentiates the energy-only branch
@@ -28,7 +38,7 @@ it in later processes), and the batch-of-one kernel it generated crashed with tw
 avoided by padding, see ``_compiled``). One compiled graph serves every system of a force-field recipe and every batch
 size; if compilation raises, the energy logs a warning and continues in eager mode.
 
-Memory: chunks bound it. In float64 chignolin (138 atoms, 9 453 pairs) needs ~4-5 MB per
+Memory (torch kernel; the native one needs only positions, forces and ~100 KB per thread): chunks bound it. In float64 chignolin (138 atoms, 9 453 pairs) needs ~4-5 MB per
 conformation in a chunk (measured peak RSS increase: chunk 16 -> 76 MB, 64 -> 320 MB, 256 ->
 1.0 GB) and ~2.5 MB in float32. The default chunk is 2^17 pairs on the CPU (13 chignolin
 conformations, ~60 MB; chunks of 2^15 to 2^18 pairs are equally fast there) and 2^22 on CUDA
@@ -50,6 +60,7 @@ import numpy as np
 import openmm
 import torch
 
+from benchmark.energy import native_kernel
 from benchmark.energy import torch_terms as terms
 from benchmark.energy.base import TargetEnergy
 from benchmark.energy.torch_params import ONE_4PI_EPS0, ACE_PROBE_RADIUS, EnergyParameters, extract_parameters
@@ -58,6 +69,10 @@ log = logging.getLogger(__name__)
 
 PRECISIONS = {"float64": torch.float64, "float32": torch.float32}
 FORCE_MODES = ("analytic", "autograd")
+#: "native": the compiled CPU loop (native_kernel.c; float64, analytic forces, CPU only); "torch": the
+#: tensor kernel of torch_terms (any device and precision, autograd, torch.compile); "auto": native where
+#: it applies and builds, torch elsewhere.
+KERNELS = ("auto", "native", "torch")
 #: Default chunk: about this many atom pairs per chunk. On the CPU that keeps every (chunk, pairs)
 #: temporary near the cache size (spec section 10: whole batches are memory-bound); on a GPU it
 #: keeps kernels large (about 4e6 pairs: ~1.6 GB of temporaries in float64).
@@ -70,29 +85,34 @@ class TorchEnergy(TargetEnergy):
     ``precision`` "float64" (default) or "float32"; ``device`` where the arithmetic runs;
     ``chunk_size`` conformations per chunk (None: about 2^17 atom pairs per chunk);
     ``forces`` "analytic" (default) or "autograd"; ``compile`` wraps the kernel in
-    ``torch.compile`` and falls back to eager mode if compilation fails.
+    ``torch.compile`` and falls back to eager mode if compilation fails; ``kernel`` (see ``KERNELS``)
+    chooses between the compiled CPU loop and the torch tensor kernel.
 
     Tensors come back on the device of a tensor input (numpy input: CPU), as float64.
     """
 
     def __init__(self, system, precision: str = "float64", device: str | torch.device = "cpu",
-                 chunk_size: int | None = None, forces: str = "analytic", compile: bool = False):
+                 chunk_size: int | None = None, forces: str = "analytic", compile: bool = False,
+                 kernel: str = "auto"):
         self._setup(system.create_openmm_system(), system.kT_kJ_per_mol, system.name,
-                    precision, device, chunk_size, forces, compile)
+                    precision, device, chunk_size, forces, compile, kernel)
 
     @classmethod
     def from_openmm(cls, omm_system: openmm.System, kT_kJ_per_mol: float, name: str = "system", **options) -> "TorchEnergy":
         """The torch energy of any supported OpenMM System (tests use hand-made variants)."""
         self = cls.__new__(cls)
-        opts = {"precision": "float64", "device": "cpu", "chunk_size": None, "forces": "analytic", "compile": False} | options
+        opts = {"precision": "float64", "device": "cpu", "chunk_size": None, "forces": "analytic", "compile": False,
+                "kernel": "auto"} | options
         self._setup(omm_system, kT_kJ_per_mol, name, **opts)
         return self
 
-    def _setup(self, omm_system, kT, name, precision, device, chunk_size, forces, compile) -> None:
+    def _setup(self, omm_system, kT, name, precision, device, chunk_size, forces, compile, kernel) -> None:
         if precision not in PRECISIONS:
             raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
         if forces not in FORCE_MODES:
             raise ValueError(f"forces must be one of {', '.join(FORCE_MODES)}, got {forces!r}")
+        if kernel not in KERNELS:
+            raise ValueError(f"kernel must be one of {', '.join(KERNELS)}, got {kernel!r}")
         self.params: EnergyParameters = extract_parameters(omm_system)
         self.n_atoms = self.params.n_atoms
         self.kT_kJ_per_mol = float(kT)
@@ -109,6 +129,18 @@ class TorchEnergy(TargetEnergy):
             keep_freed_memory()
         self.compile_requested = bool(compile)
         self._compiled_failed = False
+        self._native = self._native_kernel(kernel)
+        self.kernel = "native" if self._native is not None else "torch"
+
+    def _native_kernel(self, kernel: str) -> native_kernel.NativeKernel | None:
+        """The compiled CPU loop where it applies (float64, CPU, analytic, not compiled) and builds, else None."""
+        fits = (self.device.type == "cpu" and self.precision == "float64" and self.force_mode == "analytic"
+                and not self.compile_requested)
+        if kernel == "torch" or (kernel == "auto" and not (fits and native_kernel.available())):
+            return None
+        if not fits:
+            raise ValueError("kernel='native' runs on the CPU in float64 with analytic forces and without compile")
+        return native_kernel.NativeKernel(self.n_atoms, self._bonded, self._pairs)
 
     # --- the contract ---------------------------------------------------------------------
     def energy(self, x) -> torch.Tensor:
@@ -122,6 +154,7 @@ class TorchEnergy(TargetEnergy):
         """What a run record stores about this energy."""
         return {
             "backend": "torch",
+            "kernel": self.kernel,
             "precision": self.precision,
             "device": str(self.device),
             "forces": self.force_mode,
@@ -170,6 +203,11 @@ class TorchEnergy(TargetEnergy):
     def _evaluate(self, x, forces: bool) -> tuple[torch.Tensor, torch.Tensor | None]:
         pos, out_device = self._positions(x)
         n = pos.shape[0]
+        if self._native is not None:  # no temporaries to bound: the whole batch in one call; inf handled inside
+            e, f, n_bad = self._native(pos, forces, unit=self.kT_kJ_per_mol)
+            if n_bad:
+                log.warning("%s: %d of %d conformations had no finite energy; they get +inf", self.system_name, n_bad, n)
+            return e.to(out_device), (f.to(out_device) if forces else None)
         energies = torch.empty(n, dtype=torch.float64, device=self.device)
         grads = torch.empty(n, self.n_atoms, 3, dtype=torch.float64, device=self.device) if forces else None
         kernel = self._kernel(forces)
@@ -180,6 +218,12 @@ class TorchEnergy(TargetEnergy):
                 energies[start:stop] = e.to(torch.float64) / self.kT_kJ_per_mol
                 if forces:
                     grads[start:stop] = f.to(torch.float64) / self.kT_kJ_per_mol
+        return self._finish(energies, grads, out_device)
+
+    def _finish(self, energies: torch.Tensor, grads: torch.Tensor | None, out_device) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """Non-finite energies become +inf with zero forces (OpenMM's handling); results go to ``out_device``."""
+        forces = grads is not None
+        n = len(energies)
         bad = ~torch.isfinite(energies)
         energies = torch.where(bad, math.inf, energies)
         if forces:
