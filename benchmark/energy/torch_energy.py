@@ -125,12 +125,12 @@ class TorchEnergy(TargetEnergy):
         per_chunk = PAIRS_PER_CHUNK.get(self.device.type, PAIRS_PER_CHUNK["cpu"])
         self.chunk_size = int(chunk_size) if chunk_size else max(1, per_chunk // n_pairs)
         self._bonded, self._pairs = build_tensors(self.params, self.dtype, self.device)
-        if self.device.type == "cpu":
-            keep_freed_memory()
         self.compile_requested = bool(compile)
         self._compiled_failed = False
         self._native = self._native_kernel(kernel)
         self.kernel = "native" if self._native is not None else "torch"
+        if self.device.type == "cpu" and self._native is None:  # the chunked torch kernel's temporaries
+            keep_freed_memory()
 
     def _native_kernel(self, kernel: str) -> native_kernel.NativeKernel | None:
         """The compiled CPU loop where it applies (float64, CPU, analytic, not compiled) and builds, else None."""
