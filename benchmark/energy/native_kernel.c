@@ -30,7 +30,7 @@ typedef struct {
     const double *nb_cutoff2; /* NULL: NoCutoff */
     const double *qq_krf;     /* NULL where krf = 0 */
     const double *qq_crf;     /* NULL without a cutoff */
-    int32_t has_gb, gb_has_cutoff, gb_cutoff_inclusive, step_inclusive, buried, unused;
+    int32_t has_gb, gb_has_cutoff, gb_cutoff_inclusive, step_inclusive, buried;
     double alpha, beta, gamma, gb_cutoff, pair_shift;
     const double *rho, *inv_rho, *inv_radius, *self_coef, *ace_coef; /* (N,) */
     const double *rho_own, *s_other, *s2_other;                      /* (2, P) */

@@ -10,9 +10,10 @@ place only; the arithmetic is the part written twice, and both versions are held
 Reference platform by the same parity tests (tests/test_torch_energy.py).
 
 Building: ``$CC`` (default ``cc``) with ``-O3 -fno-math-errno -ffp-contract=off`` (IEEE double
-arithmetic, no fused multiply-adds, so the bits do not depend on the CPU's instruction set) and
-OpenMP where the compiler has it, into ``<BGBENCH_WORK>/native/`` under a name that hashes the
-source and the flags; a few hundred milliseconds, once per machine. Without a working compiler
+arithmetic without fused multiply-adds, so the compiled arithmetic does not depend on the CPU's
+instruction set; the C library's exp, log and tanh may still) and OpenMP where the compiler has it,
+into ``<BGBENCH_WORK>/native/`` under a name that hashes the source and the flags; about a second,
+once per machine. Without a working compiler
 ``available()`` is False and the torch energy uses its torch kernel (and says so in ``describe``).
 """
 
@@ -57,7 +58,7 @@ class Params(ctypes.Structure):
         ("n_pairs", ctypes.c_int64), ("pair_i", _i64p), ("pair_j", _i64p), ("qq", _f64p), ("c12", _f64p), ("c6", _f64p),
         ("nb_cutoff2", _f64p), ("qq_krf", _f64p), ("qq_crf", _f64p),
         ("has_gb", ctypes.c_int32), ("gb_has_cutoff", ctypes.c_int32), ("gb_cutoff_inclusive", ctypes.c_int32),
-        ("step_inclusive", ctypes.c_int32), ("buried", ctypes.c_int32), ("unused", ctypes.c_int32),
+        ("step_inclusive", ctypes.c_int32), ("buried", ctypes.c_int32),
         ("alpha", ctypes.c_double), ("beta", ctypes.c_double), ("gamma", ctypes.c_double),
         ("gb_cutoff", ctypes.c_double), ("pair_shift", ctypes.c_double),
         ("rho", _f64p), ("inv_rho", _f64p), ("inv_radius", _f64p), ("self_coef", _f64p), ("ace_coef", _f64p),

@@ -38,7 +38,9 @@ it in later processes), and the batch-of-one kernel it generated crashed with tw
 avoided by padding, see ``_compiled``). One compiled graph serves every system of a force-field recipe and every batch
 size; if compilation raises, the energy logs a warning and continues in eager mode.
 
-Memory (torch kernel; the native one needs only positions, forces and ~100 KB per thread): chunks bound it. In float64 chignolin (138 atoms, 9 453 pairs) needs ~4-5 MB per
+Memory: the native kernel needs the batch's positions and forces and a workspace of 6 N + 3 P
+doubles per thread (chignolin: 230 KB). In the torch kernel chunks bound it: in float64 chignolin
+(138 atoms, 9 453 pairs) needs ~4-5 MB per
 conformation in a chunk (measured peak RSS increase: chunk 16 -> 76 MB, 64 -> 320 MB, 256 ->
 1.0 GB) and ~2.5 MB in float32. The default chunk is 2^17 pairs on the CPU (13 chignolin
 conformations, ~60 MB; chunks of 2^15 to 2^18 pairs are equally fast there) and 2^22 on CUDA
@@ -205,8 +207,7 @@ class TorchEnergy(TargetEnergy):
         n = pos.shape[0]
         if self._native is not None:  # no temporaries to bound: the whole batch in one call; inf handled inside
             e, f, n_bad = self._native(pos, forces, unit=self.kT_kJ_per_mol)
-            if n_bad:
-                log.warning("%s: %d of %d conformations had no finite energy; they get +inf", self.system_name, n_bad, n)
+            self._warn_non_finite(n_bad, n)
             return e.to(out_device), (f.to(out_device) if forces else None)
         energies = torch.empty(n, dtype=torch.float64, device=self.device)
         grads = torch.empty(n, self.n_atoms, 3, dtype=torch.float64, device=self.device) if forces else None
@@ -229,10 +230,12 @@ class TorchEnergy(TargetEnergy):
         if forces:
             zero = bad | ~torch.isfinite(grads).all(dim=(1, 2))
             grads = torch.where(zero[:, None, None], 0.0, grads)
-        n_bad = int(bad.sum())
+        self._warn_non_finite(int(bad.sum()), n)
+        return energies.to(out_device), (grads.to(out_device) if forces else None)
+
+    def _warn_non_finite(self, n_bad: int, n: int) -> None:
         if n_bad:
             log.warning("%s: %d of %d conformations had no finite energy; they get +inf", self.system_name, n_bad, n)
-        return energies.to(out_device), (grads.to(out_device) if forces else None)
 
 
 #: glibc mallopt parameters: allocations below 32 MiB come from the heap, and up to 512 MiB of
